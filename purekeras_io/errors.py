@@ -1,0 +1,56 @@
+"""The exceptions purekeras_io raises.
+
+One root, :class:`PurekerasError`; every subclass also subclasses the built-in exception that fits,
+so callers that already catch ``ValueError`` or ``OSError`` keep working. Messages name the file,
+key or argument and the value received (and, where it helps, what was expected).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ChecksumError",
+    "ConfigError",
+    "FileExistsRefusedError",
+    "FormatError",
+    "PurekerasError",
+    "TargetCompatibilityError",
+    "UnknownLayerError",
+    "UnsupportedDtypeError",
+    "UnsupportedFeatureError",
+]
+
+
+class PurekerasError(Exception):
+    """Root of every error purekeras_io raises on purpose."""
+
+
+class FormatError(PurekerasError, ValueError):
+    """A file is damaged or is not of the format it claims to be (names the file and the key)."""
+
+
+class ChecksumError(FormatError):
+    """A stored CRC-32C does not match the bytes it covers."""
+
+
+class ConfigError(PurekerasError, ValueError):
+    """A model, layer or optimizer config is malformed (names the key and the value)."""
+
+
+class UnsupportedDtypeError(PurekerasError, TypeError):
+    """A dtype that the target format (or TensorFlow itself) cannot represent."""
+
+
+class UnsupportedFeatureError(PurekerasError, NotImplementedError):
+    """Something the format allows but purekeras_io does not implement (yet)."""
+
+
+class UnknownLayerError(UnsupportedFeatureError):
+    """A layer class outside the catalog was asked to compute (its config and weights are kept)."""
+
+
+class TargetCompatibilityError(PurekerasError, ValueError):
+    """The model cannot be written for the requested target loader."""
+
+
+class FileExistsRefusedError(PurekerasError, FileExistsError):
+    """The target exists and overwriting it was declined (or could not be asked)."""

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The whole test suite: unit + golden + oracle (real TensorFlow, tf_keras, Keras 3) + ruff + mypy.
+# Installs the package with its test extras into the current Python, builds the oracle environments
+# once (cached outside the repository, see tools/oracle_env.py), then runs everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+"$PY" -m pip install -q --disable-pip-version-check -e '.[test]'
+"$PY" tools/oracle_env.py ensure tf >/dev/null
+"$PY" -m ruff check purekeras_io tools tests
+"$PY" -m mypy
+"$PY" -m pytest -q "$@"
