@@ -1,0 +1,5 @@
+"""conv layers (in progress)."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

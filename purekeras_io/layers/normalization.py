@@ -1,0 +1,5 @@
+"""normalization layers (in progress)."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,476 @@
+"""Model configs in both Keras dialects: render (``to_json``) and parse (``model_from_config``).
+
+Differences handled here (``shared/docs/h5.md`` §4, §13):
+
+==========================  ======================================  ==================================
+item                        keras2 (tf_keras 2.x)                   keras3
+==========================  ======================================  ==================================
+``inbound_nodes``           ``[[["name", node, tensor, {kwargs}]]]``  ``[{"args": […], "kwargs": {…}}]``
+                            first call argument only; the other     with ``__keras_tensor__`` objects
+                            arguments become kwargs
+node index of a nested      counts the nested model's own           counts from 0
+graph model                 construction call: starts at 1
+``input_layers`` (one)      ``[["a", 0, 0]]``                        ``["a", 0, 0]`` when single
+Functional module           ``tf_keras.src.engine.functional``      ``keras.src.models.functional``
+Sequential config           ``name``, ``layers``                     + ``trainable``, ``dtype``,
+                                                                    ``build_input_shape``
+==========================  ======================================  ==================================
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from ..errors import ConfigError
+from .base import Model
+from .dialect import Dialect, neutral_config, render_dtype
+from .functional import Functional
+from .input_layer import InputLayer
+from .layer import Layer, UnknownLayer, layer_class
+from .sequential import Sequential
+from .tensor import KerasTensor, map_structure
+
+__all__ = [
+    "deserialize_layer",
+    "detect_dialect",
+    "model_from_config",
+    "serialize_layer",
+    "serialize_model",
+]
+
+KERAS_VERSIONS = {"keras2": "2.21.0", "keras3": "3.15.1"}
+_MODEL_CLASSES = ("Sequential", "Functional", "Model")
+
+
+# ============================================================================ render
+
+
+def _is_graph_model(layer: Layer) -> bool:
+    """tf_keras numbers a nested graph model's nodes from 1 (its construction call is node 0)."""
+    if isinstance(layer, Functional):
+        return True
+    return isinstance(layer, Sequential) and layer.input_layer is not None
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, slice):
+        return {"class_name": "__slice__", "config": {"start": value.start, "stop": value.stop, "step": value.step}}
+    if isinstance(value, tuple):
+        return [_json_value(v) for v in value]
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return value
+
+
+def _node_ref(model: Functional, t: KerasTensor, dialect: Dialect) -> list[Any]:
+    assert t.history is not None
+    layer, node_index, tensor_index = t.history
+    node = layer.inbound_nodes[node_index]
+    index = model.node_index_in_model(node)
+    if dialect == "keras2" and _is_graph_model(layer):
+        index += 1
+    return [layer.name, index, tensor_index]
+
+
+def _render_node(model: Functional, layer: Layer, node: Any, dialect: Dialect) -> Any:
+    args, kwargs = layer.node_arguments(node, dialect) if hasattr(layer, "node_arguments") else (
+        node.args, node.kwargs)
+    if dialect == "keras3":
+
+        def k3(value: Any) -> Any:
+            if isinstance(value, KerasTensor):
+                return {
+                    "class_name": "__keras_tensor__",
+                    "config": {
+                        "shape": list(value.shape),
+                        "dtype": value.dtype,
+                        "keras_history": _node_ref(model, value, dialect),
+                    },
+                }
+            return _json_value(value)
+
+        return {"args": map_structure(k3, list(args)), "kwargs": map_structure(k3, dict(kwargs))}
+
+    # keras2: the first argument carries the tensors; everything else is a kwarg.
+    first = args[0] if args else None
+    extra = dict(zip(layer.call_arg_names()[1:], args[1:])) if len(args) > 1 else {}
+    extra.update(kwargs)
+    extra_json = map_structure(
+        lambda v: _node_ref(model, v, dialect) if isinstance(v, KerasTensor) else _json_value(v), extra
+    )
+
+    def k2(value: Any) -> Any:
+        if isinstance(value, KerasTensor):
+            return [*_node_ref(model, value, dialect), extra_json]
+        return ["_CONSTANT_VALUE", -1, _json_value(value), extra_json]
+
+    data = map_structure(k2, first)
+    if isinstance(first, KerasTensor) or not isinstance(first, (list, tuple, dict)):
+        return [data]
+    return list(data) if isinstance(data, tuple) else data
+
+
+def serialize_layer(layer: Layer, dialect: Dialect) -> dict[str, Any]:
+    """One entry of a ``layers`` list (without ``name``/``inbound_nodes``)."""
+    if isinstance(layer, Model):
+        entry = _model_entry(layer, dialect)
+    else:
+        entry = {
+            "module": layer.module,
+            "class_name": layer.class_name(),
+            "config": layer.get_config(dialect),
+            "registered_name": getattr(layer, "_registered_name", None),
+        }
+        if hasattr(layer, "serialize_entry"):
+            entry = layer.serialize_entry(entry, dialect)
+        if isinstance(layer, UnknownLayer) and layer._keras_module:
+            entry["module"] = layer._keras_module
+    build = layer.build_config() if not isinstance(layer, InputLayer) else None
+    if build is not None and not isinstance(layer, Functional):
+        entry["build_config"] = build
+    return entry
+
+
+def _model_entry(model: Model, dialect: Dialect) -> dict[str, Any]:
+    if isinstance(model, Sequential):
+        module = "keras"
+        registered = None
+    else:
+        module = "keras.src.models.functional" if dialect == "keras3" else "tf_keras.src.engine.functional"
+        registered = "Functional"
+    return {
+        "module": module,
+        "class_name": model.class_name(),
+        "config": model_config(model, dialect),
+        "registered_name": registered,
+    }
+
+
+def model_config(model: Model, dialect: Dialect) -> dict[str, Any]:
+    """The ``config`` of a Sequential or Functional model."""
+    if isinstance(model, Sequential):
+        layers = []
+        if model.input_layer is not None:
+            layers.append(serialize_layer(model.input_layer, dialect))
+        layers.extend(serialize_layer(la, dialect) for la in model.layers)
+        if dialect == "keras2":
+            return {"name": model.name, "layers": layers}
+        out: dict[str, Any] = {
+            "name": model.name,
+            "trainable": model.trainable,
+            "dtype": render_dtype(model.config.get("dtype") or "float32", dialect),
+            "layers": layers,
+        }
+        if model.build_input_shape is not None:
+            out["build_input_shape"] = model.build_input_shape
+        return out
+    if not isinstance(model, Functional):
+        raise ConfigError(f"cannot serialize model class {type(model).__name__}")
+    entries = []
+    for layer in model.layers:
+        entry = serialize_layer(layer, dialect)
+        entry["name"] = layer.name
+        nodes = [n for n in layer.inbound_nodes if n in model.graph.nodes]
+        if isinstance(layer, InputLayer):
+            entry["inbound_nodes"] = []
+        else:
+            entry["inbound_nodes"] = [_render_node(model, layer, n, dialect) for n in nodes]
+        entries.append(entry)
+    ins = [_node_ref(model, t, dialect) for t in model.inputs]
+    outs = [_node_ref(model, t, dialect) for t in model.outputs]
+    if dialect == "keras3":
+        in_json: Any = ins[0] if len(ins) == 1 and not isinstance(model._inputs_struct, (list, tuple, dict)) else ins
+        out_json: Any = outs[0] if len(outs) == 1 and not isinstance(model._outputs_struct, (list, tuple, dict)) else outs
+    else:
+        in_json, out_json = ins, outs
+    return {
+        "name": model.name,
+        "trainable": model.trainable,
+        "layers": entries,
+        "input_layers": in_json,
+        "output_layers": out_json,
+    }
+
+
+def serialize_model(model: Model, dialect: Dialect) -> dict[str, Any]:
+    """What ``model.to_json()`` of that Keras generation produces (as a dict)."""
+    if dialect == "keras2":
+        return {
+            "class_name": model.class_name(),
+            "config": model_config(model, dialect),
+            "keras_version": KERAS_VERSIONS["keras2"],
+            "backend": "tensorflow",
+        }
+    entry = _model_entry(model, dialect)
+    entry["build_config"] = {"input_shape": model.build_input_shape if isinstance(model, Sequential) else None}
+    entry["compile_config"] = {}
+    return entry
+
+
+# ============================================================================ parse
+
+
+def detect_dialect(config: Any) -> Dialect:
+    """Which Keras generation wrote a model config (a dict or its JSON text)."""
+    text = config if isinstance(config, str) else json.dumps(config)
+    if '"batch_input_shape"' in text or '"TFOpLambda"' in text or '"SlicingOpLambda"' in text:
+        return "keras2"
+    if '"keras_version": "2.' in text or '"tf_keras.' in text:
+        return "keras2"
+    if '"__keras_tensor__"' in text or '"DTypePolicy"' in text or '"batch_shape"' in text:
+        return "keras3"
+    if '"inbound_nodes": [[' in text:
+        return "keras2"
+    return "keras3"
+
+
+def deserialize_layer(entry: dict[str, Any], dialect: Dialect) -> Layer:
+    """A ``{"class_name", "config", …}`` entry → a layer (models recursively; unknown kept as data)."""
+    if not isinstance(entry, dict) or "class_name" not in entry:
+        raise ConfigError(f"layer entry must be a dict with 'class_name', received {entry!r:.200}")
+    class_name = str(entry["class_name"])
+    config = copy.deepcopy(entry.get("config") or {})
+    if class_name in _MODEL_CLASSES:
+        return _model_from(class_name, config, dialect)
+    cls = layer_class(class_name)
+    if cls is None:
+        layer: Layer = UnknownLayer(
+            keras_class_name=class_name,
+            keras_module=entry.get("module"),
+            _registered_name=entry.get("registered_name"),
+            _from_config=True,
+            _dialect=dialect,
+            **neutral_config(config),
+        )
+    else:
+        layer = cls.from_config(config, dialect)
+    build = entry.get("build_config")
+    if build and isinstance(build, dict) and build.get("input_shape") is not None and not layer.built:
+        try:
+            layer.build(_shape_tuple(build["input_shape"]))
+        except Exception:  # noqa: BLE001 - a layer we cannot build eagerly is built when called
+            layer.built = False
+    return layer
+
+
+def _shape_tuple(shape: Any) -> Any:
+    if isinstance(shape, dict):
+        return {k: _shape_tuple(v) for k, v in shape.items()}
+    if isinstance(shape, list) and shape and isinstance(shape[0], (list, dict)):
+        return [_shape_tuple(s) for s in shape]
+    if isinstance(shape, (list, tuple)):
+        return tuple(shape)
+    return shape
+
+
+def _model_from(class_name: str, config: Any, dialect: Dialect) -> Model:
+    if class_name == "Sequential":
+        return _sequential_from(config, dialect)
+    return _functional_from(config, dialect)
+
+
+def _sequential_from(config: Any, dialect: Dialect) -> Sequential:
+    if isinstance(config, list):  # very old Keras: the config is the layer list itself
+        config = {"layers": config}
+    model = Sequential(name=config.get("name"), trainable=config.get("trainable", True))
+    if config.get("dtype") is not None:
+        model.config["dtype"] = neutral_config({"dtype": config["dtype"]})["dtype"]
+    layers_cfg = list(config.get("layers") or [])
+    if layers_cfg and layers_cfg[0].get("class_name") == "InputLayer":
+        first = layers_cfg.pop(0)
+        model.add(InputLayer.from_config(first["config"], dialect))
+    elif config.get("build_input_shape") is not None:
+        model.input_layer = InputLayer(batch_shape=list(config["build_input_shape"]))
+    for entry in layers_cfg:
+        model.add(deserialize_layer(entry, dialect))
+    return model
+
+
+def _is_ref(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) == 3
+        and isinstance(value[0], str)
+        and isinstance(value[1], int)
+        and isinstance(value[2], int)
+    )
+
+
+def _functional_from(config: dict[str, Any], dialect: Dialect) -> Functional:
+    created: dict[str, Layer] = {}
+    pending: dict[str, list[Any]] = {}
+    order: list[str] = []
+    for entry in config.get("layers", []):
+        name = entry.get("name") or entry.get("config", {}).get("name")
+        layer = deserialize_layer(entry, dialect)
+        if name != layer.name:
+            layer.name = name
+        created[name] = layer
+        pending[name] = list(entry.get("inbound_nodes") or [])
+        order.append(name)
+    outputs_by_node: dict[tuple[str, int], list[KerasTensor]] = {}
+    for name, layer in created.items():
+        if isinstance(layer, InputLayer):
+            outputs_by_node[(name, 0)] = layer.inbound_nodes[0].outputs
+    counts = {name: 0 for name in created}
+
+    def node_key(name: str, index: int) -> tuple[str, int]:
+        if name not in created:
+            raise ConfigError(f"Functional config: inbound node refers to unknown layer {name!r}")
+        if dialect == "keras2" and _is_graph_model(created[name]):
+            index -= 1
+        return (name, index)
+
+    def tensor(ref: list[Any]) -> KerasTensor | None:
+        outs = outputs_by_node.get(node_key(ref[0], ref[1]))
+        return None if outs is None else outs[ref[2]]
+
+    progress = True
+    while progress and any(pending.values()):
+        progress = False
+        for name in order:
+            while pending[name]:
+                node_data = pending[name][0]
+                call = _parse_node(node_data, dialect, tensor)
+                if call is None:
+                    break
+                args, kwargs = call
+                layer = created[name]
+                if hasattr(layer, "from_node_arguments"):
+                    args, kwargs = layer.from_node_arguments(args, kwargs, dialect)
+                result = layer(*args, **kwargs)
+                outs = result if isinstance(result, list) else [result]
+                outputs_by_node[(name, counts[name])] = outs
+                counts[name] += 1
+                pending[name].pop(0)
+                progress = True
+    stuck = [n for n, p in pending.items() if p]
+    if stuck:
+        raise ConfigError(
+            "Functional config: the graph has loops or disconnected nodes; cannot resolve the "
+            f"inbound nodes of {stuck}"
+        )
+
+    def refs(value: Any) -> list[list[Any]]:
+        if _is_ref(value):
+            return [value]
+        return [list(v) for v in value]
+
+    def resolve(ref: list[Any], what: str) -> KerasTensor:
+        t = tensor(ref)
+        if t is None:
+            raise ConfigError(f"Functional config: {what} {ref!r} does not resolve to a tensor")
+        return t
+
+    in_cfg, out_cfg = config.get("input_layers", []), config.get("output_layers", [])
+    inputs: Any = [resolve(r, "input layer") for r in refs(in_cfg)]
+    outputs: Any = [resolve(r, "output layer") for r in refs(out_cfg)]
+    if _is_ref(in_cfg):
+        inputs = inputs[0]
+    if _is_ref(out_cfg):
+        outputs = outputs[0]
+    model = Functional(inputs, outputs, name=config.get("name"), trainable=config.get("trainable", True))
+    return model
+
+
+def _parse_node(
+    node_data: Any, dialect: Dialect, tensor: Any
+) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+    """Inbound node data → call arguments, or None while an inbound tensor is not made yet."""
+    missing = False
+
+    def from_json(value: Any) -> Any:
+        nonlocal missing
+        if isinstance(value, dict):
+            cls = value.get("class_name")
+            if cls == "__keras_tensor__":
+                t = tensor(value["config"]["keras_history"])
+                if t is None:
+                    missing = True
+                return t
+            if cls == "__slice__":
+                c = value.get("config", {})
+                return slice(c.get("start"), c.get("stop"), c.get("step"))
+            return {k: from_json(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [from_json(v) for v in value]
+        return value
+
+    if isinstance(node_data, dict) and "args" in node_data:
+        args = from_json(node_data.get("args", []))
+        kwargs = from_json(node_data.get("kwargs", {}))
+        return None if missing else (tuple(args), dict(kwargs))
+
+    # keras2: a nest whose leaves are [name, node, tensor, kwargs] (or _CONSTANT_VALUE entries).
+    kwargs_holder: dict[str, Any] = {}
+
+    def is_leaf(value: Any) -> bool:
+        return (
+            isinstance(value, list)
+            and len(value) in (3, 4)
+            and isinstance(value[0], str)
+            and isinstance(value[1], int)
+            and (len(value) == 3 or isinstance(value[3], dict))
+        )
+
+    def k2_kwargs(value: Any) -> Any:
+        nonlocal missing
+        if _is_ref(value) and value[0] != "_CONSTANT_VALUE":
+            try:
+                t = tensor(value)
+            except ConfigError:
+                return value
+            if t is None:
+                missing = True
+            return t
+        if isinstance(value, dict):
+            return {k: k2_kwargs(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [k2_kwargs(v) for v in value]
+        return value
+
+    def leaf(value: Any) -> Any:
+        nonlocal missing
+        if len(value) == 4:
+            kwargs_holder.update(value[3])
+        if value[0] == "_CONSTANT_VALUE":
+            return value[2]
+        t = tensor(value[:3])
+        if t is None:
+            missing = True
+        return t
+
+    def walk(value: Any) -> Any:
+        if is_leaf(value):
+            return leaf(value)
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    data = walk(node_data)
+    kwargs = k2_kwargs(dict(kwargs_holder))
+    if missing:
+        return None
+    if isinstance(data, list) and len(data) == 1:
+        first: Any = data[0]
+    else:
+        first = data
+    return (first,), kwargs
+
+
+def model_from_config(config: dict[str, Any], dialect: Dialect | None = None) -> Model:
+    """A model from ``{"class_name", "config"}`` as either Keras generation writes it."""
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ConfigError(f"model config must be a dict with 'class_name', received {str(config)[:200]!r}")
+    dialect = dialect or detect_dialect(config)
+    layer = deserialize_layer(config, dialect)
+    if not isinstance(layer, Model):
+        raise ConfigError(f"config describes a {config['class_name']!r}, not a model")
+    layer.source_dialect = dialect
+    for sub in layer.iter_layers():
+        sub.source_dialect = dialect
+    return layer
