@@ -137,7 +137,7 @@ def read_index(prefix: str) -> tuple[Header, list[tuple[bytes, bytes]]]:
         data = f.read()
     items = list(TableReader(data, name=name))
     if not items or items[0][0] != HEADER_KEY:
-        raise FormatError(f"{name}: the first entry is not the bundle header (key \"\")")
+        raise FormatError(f'{name}: the first entry is not the bundle header (key "")')
     return parse_header(items[0][1], name=name), items[1:]
 
 
