@@ -1,8 +1,21 @@
 """NumPy forward passes of every Keras activation, by the name Keras serializes.
 
-Where tf_keras 2.x and Keras 3 compute different functions under one name (``hard_sigmoid``,
-``hard_silu``), the table holds one entry per generation and :func:`get` takes the dialect the
-config came from.
+Names each generation resolves from a config string (tf_keras 2.21 ``activations.deserialize``,
+Keras 3.15 ``activations.ALL_OBJECTS_DICT``):
+
+* both: ``elu exponential gelu hard_sigmoid linear mish relu selu sigmoid softmax softplus
+  softsign swish tanh``;
+* Keras 3 only: ``celu glu hard_shrink hard_silu hard_swish hard_tanh leaky_relu log_sigmoid
+  log_softmax relu6 silu soft_shrink sparse_plus sparse_sigmoid sparsemax squareplus
+  tanh_shrink`` (``threshold`` is listed too but needs arguments, so it cannot be used by name).
+
+Where the generations compute different functions under one name, the table holds one entry per
+generation and :func:`get` takes the dialect the config came from: ``hard_sigmoid`` is
+``clip(0.2 x + 0.5, 0, 1)`` in tf_keras and ``relu6(x + 3) / 6`` in Keras 3. Keras 3's
+``sparsemax`` computes its threshold as ``(Σ_support cumsum - 1) / k`` (not the textbook
+``(cumsum_k - 1) / k``); the table follows Keras. ``gelu`` is exact (erf) in both by default,
+``leaky_relu`` uses slope 0.2. Keras 3 writes ``swish`` as ``silu`` and ``hard_swish`` as
+``hard_silu``; :data:`KERAS2_NAMES` lists what tf_keras can read.
 """
 
 from __future__ import annotations
@@ -15,9 +28,17 @@ import numpy as np
 
 from .errors import ConfigError
 
-__all__ = ["ACTIVATIONS", "get", "softmax"]
+__all__ = ["ACTIVATIONS", "KERAS2_NAMES", "elu", "gelu", "get", "name_of", "sigmoid", "softmax"]
 
 Fn = Callable[[np.ndarray], np.ndarray]
+
+KERAS2_NAMES = frozenset(
+    {
+        "elu", "exponential", "gelu", "hard_sigmoid", "linear", "mish", "relu", "selu",
+        "sigmoid", "softmax", "softplus", "softsign", "swish", "tanh",
+    }
+)
+"""Activation names tf_keras 2.21 resolves from a config string."""
 
 
 def softmax(x: np.ndarray, axis: int | tuple[int, ...] = -1) -> np.ndarray:
@@ -33,16 +54,17 @@ def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    out = np.empty_like(x)
-    pos = x >= 0
-    out[pos] = 1.0 / (1.0 + np.exp(-x[pos]))
-    e = np.exp(x[~pos])
-    out[~pos] = e / (1.0 + e)
-    return out
+    x = np.asarray(x)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+
+
+def log_sigmoid(x: np.ndarray) -> np.ndarray:
+    return -np.logaddexp(np.zeros((), x.dtype), -x)
 
 
 def softplus(x: np.ndarray) -> np.ndarray:
-    return np.logaddexp(0.0, x).astype(x.dtype)
+    return np.logaddexp(np.zeros((), x.dtype), x)
 
 
 def elu(x: np.ndarray, alpha: float = 1.0) -> np.ndarray:
@@ -58,10 +80,8 @@ def gelu(x: np.ndarray, approximate: bool = False) -> np.ndarray:
     if approximate:
         c = math.sqrt(2.0 / math.pi)
         return 0.5 * x * (1.0 + np.tanh(c * (x + 0.044715 * x**3)))
-    from math import erf
-
-    verf = np.vectorize(erf, otypes=[np.float64])
-    return (0.5 * x * (1.0 + verf(x / math.sqrt(2.0)))).astype(x.dtype)
+    verf = np.vectorize(math.erf, otypes=[np.float64])
+    return (0.5 * x * (1.0 + verf(x.astype(np.float64) / math.sqrt(2.0)))).astype(x.dtype)
 
 
 def _relu6(x: np.ndarray) -> np.ndarray:
@@ -70,6 +90,22 @@ def _relu6(x: np.ndarray) -> np.ndarray:
 
 def _mish(x: np.ndarray) -> np.ndarray:
     return x * np.tanh(softplus(x))
+
+
+def _glu(x: np.ndarray) -> np.ndarray:
+    a, b = np.split(x, 2, axis=-1)
+    return a * sigmoid(b)
+
+
+def _sparsemax(x: np.ndarray) -> np.ndarray:
+    """Keras 3's sparsemax over the last axis, as written (threshold from Σ_support cumsum)."""
+    z = -np.sort(-x, axis=-1)
+    cssv = np.cumsum(z, axis=-1)
+    r = np.arange(1, x.shape[-1] + 1, dtype=x.dtype)
+    support = z - (cssv - 1) / r > 0
+    k = np.sum(support, axis=-1, keepdims=True).astype(x.dtype)
+    tau = (np.sum(np.where(support, cssv, 0), axis=-1, keepdims=True) - 1) / k
+    return np.maximum(x - tau, 0)
 
 
 # name → (keras2 function, keras3 function); one function when both agree.
@@ -90,7 +126,7 @@ _add(
     lambda x: np.clip(0.2 * x + 0.5, 0.0, 1.0),
     lambda x: _relu6(x + 3.0) / 6.0,
 )
-_add(("hard_silu", "hard_swish"), lambda x: x * _relu6(x + 3.0) / 6.0)
+_add(("hard_silu", "hard_swish"), lambda x: x * (_relu6(x + 3.0) / 6.0))
 _add(("softmax",), softmax)
 _add(("log_softmax",), log_softmax)
 _add(("softplus",), softplus)
@@ -106,39 +142,49 @@ _add(("leaky_relu",), lambda x: np.where(x > 0, x, 0.2 * x))
 _add(("tanh_shrink",), lambda x: x - np.tanh(x))
 _add(("hard_tanh",), lambda x: np.clip(x, -1.0, 1.0))
 _add(("celu",), lambda x: np.maximum(x, 0) + np.minimum(0, np.expm1(np.minimum(x, 0))))
-_add(("glu",), lambda x: np.split(x, 2, axis=-1)[0] * sigmoid(np.split(x, 2, axis=-1)[1]))
+_add(("glu",), _glu)
 _add(("sparse_plus",), lambda x: np.where(x <= -1, 0, np.where(x >= 1, x, (x + 1) ** 2 / 4)))
+_add(("sparse_sigmoid",), lambda x: np.where(x <= -1, 0, np.where(x >= 1, 1, 0.5 * (x + 1))))
+_add(("log_sigmoid",), log_sigmoid)
 _add(("squareplus",), lambda x: (x + np.sqrt(x * x + 4.0)) / 2.0)
 _add(("soft_shrink",), lambda x: np.where(x > 0.5, x - 0.5, np.where(x < -0.5, x + 0.5, 0)))
 _add(("hard_shrink",), lambda x: np.where(np.abs(x) > 0.5, x, 0))
-_add(("threshold",), lambda x: x)
-_add(("sparsemax",), lambda x: _sparsemax(x))
+_add(("sparsemax",), _sparsemax)
 
 
-def _sparsemax(x: np.ndarray) -> np.ndarray:
-    z = np.sort(x, axis=-1)[..., ::-1]
-    k = np.arange(1, x.shape[-1] + 1, dtype=x.dtype)
-    cssv = np.cumsum(z, axis=-1)
-    support = 1 + k * z > cssv
-    kz = np.sum(support, axis=-1, keepdims=True)
-    tau = (np.take_along_axis(cssv, kz.astype(int) - 1, axis=-1) - 1) / kz
-    return np.maximum(x - tau, 0)
+def name_of(identifier: Any) -> str:
+    """The activation name in a config value: a string, or a serialized function dict."""
+    if identifier is None:
+        return "linear"
+    if isinstance(identifier, dict):
+        config = identifier.get("config")
+        if isinstance(config, str):
+            return config
+        if isinstance(config, dict) and config.get("name"):
+            return str(config["name"])
+        return str(identifier.get("class_name"))
+    if not isinstance(identifier, str):
+        raise ConfigError(
+            f"activation must be a name or a serialized function, received {identifier!r}"
+        )
+    return identifier
 
 
 def get(identifier: Any, dialect: str = "keras3") -> Fn:
-    """The NumPy function for a serialized activation (name or ``{"class_name": …}`` dict)."""
-    if identifier is None:
-        identifier = "linear"
-    if isinstance(identifier, dict):
-        identifier = identifier.get("config", {}).get("name") or identifier.get("class_name")
-    if not isinstance(identifier, str) or identifier not in ACTIVATIONS:
+    """The NumPy function for a serialized activation, as the given Keras generation computes it."""
+    name = name_of(identifier)
+    if name not in ACTIVATIONS:
         raise ConfigError(
-            f"activation {identifier!r} is not known; known: {', '.join(sorted(ACTIVATIONS))}"
+            f"activation {name!r} is not known; known: {', '.join(sorted(ACTIVATIONS))}"
         )
-    k2, k3 = ACTIVATIONS[identifier]
+    k2, k3 = ACTIVATIONS[name]
     fn = k2 if dialect == "keras2" else k3
 
     def apply(x: np.ndarray) -> np.ndarray:
-        return np.asarray(fn(x)).astype(x.dtype, copy=False)
+        x = np.asarray(x)
+        if x.dtype.kind != "f":
+            x = x.astype(np.float32)
+        with np.errstate(over="ignore", under="ignore"):
+            return np.asarray(fn(x)).astype(x.dtype, copy=False)
 
     return apply

@@ -83,3 +83,15 @@ def get_oracle(kind: str) -> Oracle:
 def oracle() -> Oracle:
     """The TensorFlow oracle: tensorflow 2.21.0 + tf_keras 2.21.0 + keras 3.15.1."""
     return get_oracle("tf")
+
+
+@pytest.fixture(scope="session")
+def oracle_jax() -> Oracle:
+    """Keras 3.15.1 on the JAX backend (CPU)."""
+    return get_oracle("jax")
+
+
+@pytest.fixture(scope="session")
+def oracle_torch() -> Oracle:
+    """Keras 3.15.1 on the PyTorch backend (CPU wheel)."""
+    return get_oracle("torch")

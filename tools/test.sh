@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 "$PY" -m pip install -q --disable-pip-version-check -e '.[test]'
-"$PY" tools/oracle_env.py ensure tf >/dev/null
+"$PY" tools/oracle_env.py ensure tf jax torch >/dev/null
 "$PY" -m ruff check purekeras_io tools tests
 "$PY" -m mypy
 "$PY" -m pytest -q "$@"

@@ -249,6 +249,11 @@ class Masking(Layer):
     defaults = {"mask_value": 0.0}
     supports_masking = True
 
+    def __init__(self, mask_value: float | None = None, **kwargs: Any) -> None:
+        if mask_value is not None:
+            kwargs["mask_value"] = mask_value
+        super().__init__(**kwargs)
+
     def call(self, inputs: Any, **kwargs: Any) -> Any:
         x = np.asarray(inputs)
         keep = np.any(x != self.config["mask_value"], axis=-1, keepdims=True)

@@ -38,6 +38,8 @@ _OBJECT_MODULES = (
     ("_constraint", "keras.constraints"),
 )
 _DROP_KEYS = ("module", "registered_name", "shared_object_id")
+# Keys of serialized initializers that only Keras 3 writes (and tf_keras refuses).
+_KERAS3_ONLY_OBJECT_KEYS = ("input_axes", "output_axes")
 _POLICY_CLASSES = ("DTypePolicy", "FloatDTypePolicy", "Policy", "QuantizedDTypePolicy")
 
 
@@ -105,10 +107,14 @@ def render_value(key: str, value: Any, dialect: Dialect) -> Any:
         return render_dtype(value, dialect)
     module = _module_for(key)
     if module and isinstance(value, dict) and "class_name" in value:
+        config = value.get("config", {})
+        if dialect == "keras2" and isinstance(config, dict):
+            # Keras 3 initializer configs carry keys tf_keras refuses (GlorotUniform input_axes…).
+            config = {k: v for k, v in config.items() if k not in _KERAS3_ONLY_OBJECT_KEYS}
         return {
             "module": module,
             "class_name": value["class_name"],
-            "config": value.get("config", {}),
+            "config": config,
             "registered_name": None,
         }
     return value

@@ -200,6 +200,14 @@ class Functional(Model):
             has_mask = any(m is not None for m in flatten(in_mask))
             if has_mask and "mask" not in kwargs_:
                 kwargs_["mask"] = in_mask
+            if getattr(node.layer, "argument_masks", False):
+                # Keras 3's convention: the mask of tensor argument ``x`` goes to ``x_mask``.
+                names = node.layer.call_arg_names()
+                named = [*zip(names[1:], node.args[1:]), *node.kwargs.items()]
+                for arg_name, t in named:
+                    m = masks.get(id(t)) if isinstance(t, KerasTensor) else None
+                    if m is not None and f"{arg_name}_mask" not in kwargs_:
+                        kwargs_[f"{arg_name}_mask"] = m
             result = node.layer.call(*args, **kwargs_) if args else node.layer.call(**kwargs_)
             outs = result if isinstance(result, (list, tuple)) else [result]
             out_mask = node.layer.compute_mask(args[0] if args else None, in_mask if has_mask else None)

@@ -18,7 +18,7 @@ format; only ``call`` refuses.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -38,6 +38,7 @@ __all__ = [
     "WeightSpec",
     "layer_class",
     "register",
+    "register_qualified",
 ]
 
 # TensorFlow's VariableSynchronization / VariableAggregation values used by Keras layers.
@@ -65,6 +66,13 @@ class WeightSpec:
     aggregation: int = AGG_NONE
 
 
+# Class names that mean a catalog entry only under one ``module`` (Keras 3 ops share names with
+# layers: ``keras.src.ops.numpy.Add`` is an operator, ``keras.layers.Add`` the merge layer), and
+# per-module factories for class names of such a module that have no entry of their own.
+QUALIFIED_CLASSES: dict[tuple[str, str], type[Layer]] = {}
+MODULE_FALLBACKS: dict[str, Callable[[str], type[Layer]]] = {}
+
+
 def register(cls: type[Layer]) -> type[Layer]:
     """Class decorator: add a catalog entry under its Keras class name (and its aliases)."""
     LAYER_CLASSES[cls.class_name()] = cls
@@ -73,7 +81,19 @@ def register(cls: type[Layer]) -> type[Layer]:
     return cls
 
 
-def layer_class(class_name: str) -> type[Layer] | None:
+def register_qualified(module: str, class_name: str, cls: type[Layer]) -> type[Layer]:
+    """Add a catalog entry for ``class_name`` as written with this ``module`` only."""
+    QUALIFIED_CLASSES[(module, class_name)] = cls
+    return cls
+
+
+def layer_class(class_name: str, module: str | None = None) -> type[Layer] | None:
+    """The catalog entry for a config's ``class_name`` (and ``module``, where it decides)."""
+    if module is not None:
+        if (module, class_name) in QUALIFIED_CLASSES:
+            return QUALIFIED_CLASSES[(module, class_name)]
+        if module in MODULE_FALLBACKS:
+            return MODULE_FALLBACKS[module](class_name)
     return LAYER_CLASSES.get(class_name)
 
 

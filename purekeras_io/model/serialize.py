@@ -107,6 +107,9 @@ def _render_node(model: Functional, layer: Layer, node: Any, dialect: Dialect) -
         return ["_CONSTANT_VALUE", -1, _json_value(value), extra_json]
 
     data = map_structure(k2, first)
+    if getattr(layer, "preserve_input_structure", False):
+        # tf_keras op layers (TFOpLambda): the first argument's structure as is, a leaf unwrapped.
+        return list(data) if isinstance(data, tuple) else data
     if isinstance(first, KerasTensor) or not isinstance(first, (list, tuple, dict)):
         return [data]
     return list(data) if isinstance(data, tuple) else data
@@ -123,13 +126,14 @@ def serialize_layer(layer: Layer, dialect: Dialect) -> dict[str, Any]:
             "config": layer.get_config(dialect),
             "registered_name": getattr(layer, "_registered_name", None),
         }
-        if hasattr(layer, "serialize_entry"):
-            entry = layer.serialize_entry(entry, dialect)
         if isinstance(layer, UnknownLayer) and layer._keras_module:
             entry["module"] = layer._keras_module
     build = layer.build_config() if not isinstance(layer, InputLayer) else None
     if build is not None and not isinstance(layer, Functional):
         entry["build_config"] = build
+    if not isinstance(layer, Model) and hasattr(layer, "serialize_entry"):
+        # Last, so a layer can also adjust its build_config per dialect (MultiHeadAttention).
+        entry = layer.serialize_entry(entry, dialect)
     return entry
 
 
@@ -234,7 +238,7 @@ def deserialize_layer(entry: dict[str, Any], dialect: Dialect) -> Layer:
     config = copy.deepcopy(entry.get("config") or {})
     if class_name in _MODEL_CLASSES:
         return _model_from(class_name, config, dialect)
-    cls = layer_class(class_name)
+    cls = layer_class(class_name, entry.get("module"))
     if cls is None:
         layer: Layer = UnknownLayer(
             keras_class_name=class_name,
@@ -247,11 +251,16 @@ def deserialize_layer(entry: dict[str, Any], dialect: Dialect) -> Layer:
     else:
         layer = cls.from_config(config, dialect)
     build = entry.get("build_config")
-    if build and isinstance(build, dict) and build.get("input_shape") is not None and not layer.built:
-        try:
-            layer.build(_shape_tuple(build["input_shape"]))
-        except Exception:  # noqa: BLE001 - a layer we cannot build eagerly is built when called
-            layer.built = False
+    if build and isinstance(build, dict) and not layer.built:
+        # Keras 3 layers built from several shapes (MultiHeadAttention) write ``shapes_dict``.
+        shape = build.get("input_shape")
+        if shape is None and isinstance(build.get("shapes_dict"), dict):
+            shape = build["shapes_dict"]
+        if shape is not None:
+            try:
+                layer.build(_shape_tuple(shape))
+            except Exception:  # noqa: BLE001 - a layer we cannot build eagerly is built when called
+                layer.built = False
     return layer
 
 
@@ -315,11 +324,13 @@ def _functional_from(config: dict[str, Any], dialect: Dialect) -> Functional:
         if isinstance(layer, InputLayer):
             outputs_by_node[(name, 0)] = layer.inbound_nodes[0].outputs
     counts = {name: 0 for name in created}
+    # Decided before any call: calling a Sequential without an input shape builds it.
+    graph_models = {name for name, layer in created.items() if _is_graph_model(layer)}
 
     def node_key(name: str, index: int) -> tuple[str, int]:
         if name not in created:
             raise ConfigError(f"Functional config: inbound node refers to unknown layer {name!r}")
-        if dialect == "keras2" and _is_graph_model(created[name]):
+        if dialect == "keras2" and name in graph_models:
             index -= 1
         return (name, index)
 
@@ -367,9 +378,10 @@ def _functional_from(config: dict[str, Any], dialect: Dialect) -> Functional:
     in_cfg, out_cfg = config.get("input_layers", []), config.get("output_layers", [])
     inputs: Any = [resolve(r, "input layer") for r in refs(in_cfg)]
     outputs: Any = [resolve(r, "output layer") for r in refs(out_cfg)]
-    if _is_ref(in_cfg):
+    # tf_keras treats a list of one input or output as that tensor; Keras 3 keeps the structure.
+    if _is_ref(in_cfg) or (dialect == "keras2" and len(inputs) == 1):
         inputs = inputs[0]
-    if _is_ref(out_cfg):
+    if _is_ref(out_cfg) or (dialect == "keras2" and len(outputs) == 1):
         outputs = outputs[0]
     model = Functional(inputs, outputs, name=config.get("name"), trainable=config.get("trainable", True))
     return model

@@ -54,12 +54,17 @@ def unmask(masked: int) -> int:
 
 
 def _as_buffer(data: Any) -> Any:
-    """``data`` as something google_crc32c accepts, without copying contiguous input."""
-    if isinstance(data, (bytes, np.ndarray)):
-        if isinstance(data, np.ndarray) and not data.flags.c_contiguous:
-            return np.ascontiguousarray(data)
+    """``data`` as something google_crc32c accepts (``bytes`` or a read-only C-contiguous
+    ndarray), without copying contiguous input."""
+    if isinstance(data, bytes):
         return data
-    return np.frombuffer(data, dtype=np.uint8)
+    arr = data if isinstance(data, np.ndarray) else np.frombuffer(data, dtype=np.uint8)
+    if not arr.flags.c_contiguous:
+        arr = np.ascontiguousarray(arr)
+    if arr.flags.writeable:
+        arr = arr.view()
+        arr.flags.writeable = False
+    return arr
 
 
 def value(data: Any) -> int:

@@ -11,7 +11,9 @@
 * shard ids: each input is walked in key order; a data file gets the next new id the first time an
   entry refers to it (TF's first-seen order). Data files no entry refers to (only empty bundles
   have them) get the remaining ids afterwards, in input and shard order, so that every input
-  shard is accounted for; TF leaves those unrenamed.
+  shard is accounted for. TF 2.21 leaves those files behind and names the others
+  ``-of-<number of referenced shards>`` while the header says the sum, so its result cannot be
+  read; whenever every shard holds a tensor both give identical bytes.
 * entries: all keys sorted bytewise, ``shard_id`` remapped, otherwise re-serialized unchanged;
   a key present in two inputs is an error (TF merges sliced entries; slices are not supported).
 * files: everything is read and checked first; then the new index is written under a temporary

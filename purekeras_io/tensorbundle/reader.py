@@ -199,6 +199,7 @@ class BundleReader:
         self._raw: dict[str, bytes] = {decode_key(k): v for k, v in items}
         self._entries: dict[str, Entry] = {}
         self._maps: dict[int, Any] = {}
+        self._paths: dict[int, str] = {}
 
     # -- metadata ----------------------------------------------------------------------------
 
@@ -239,7 +240,12 @@ class BundleReader:
 
     def data_path(self, shard_id: int) -> str:
         """The data file of one shard."""
-        return data_filename(self.prefix, shard_id, self.header.num_shards)
+        path = self._paths.get(shard_id)
+        if path is None:
+            path = self._paths[shard_id] = data_filename(
+                self.prefix, shard_id, self.header.num_shards
+            )
+        return path
 
     def _shard(self, shard_id: int, key: str) -> Any:
         buf = self._maps.get(shard_id)
@@ -296,12 +302,8 @@ class BundleReader:
         for _ in range(n):
             length, pos = decode_varint(data, pos, len(data), what=where)
             lengths.append(length)
-        total = sum(lengths)
-        if pos + 4 + total != len(data):
-            raise FormatError(
-                f"{where}: {n} string lengths add up to {pos + 4 + total} bytes with the header, "
-                f"but the entry size is {len(data)}"
-            )
+        if pos + 4 > len(data):
+            raise FormatError(f"{where}: string lengths leave no room for their checksum")
         order = ">" if self.header.big_endian else "<"
         (stored,) = struct.unpack_from(order + "I", data, pos)
         if self.verify_crc:
@@ -314,6 +316,13 @@ class BundleReader:
                     f"{where}: the length checksum does not match: stored "
                     f"{crc32c.unmask(stored):#010x}, calculated {length_crc:#010x}"
                 )
+        total = sum(lengths)
+        if pos + 4 + total != len(data):
+            raise FormatError(
+                f"{where}: {n} string lengths add up to {pos + 4 + total} bytes with the header, "
+                f"but the entry size is {len(data)}"
+            )
+        if self.verify_crc:
             crc = crc32c.extend(length_crc, data[pos : pos + 4])
             self._check_crc(entry, crc32c.extend(crc, data[pos + 4 :]), path)
         out = np.empty(n, dtype=object)

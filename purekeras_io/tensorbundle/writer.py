@@ -115,6 +115,10 @@ def _entry_bytes(row: DType, shape: tuple[int, ...], offset: int, size: int, crc
     return entry.SerializeToString()
 
 
+def _needs_swap(dtype: np.dtype) -> bool:
+    return dtype.byteorder == ">" or (dtype.byteorder == "=" and sys.byteorder == "big")
+
+
 def _little_endian_chunks(arr: np.ndarray, limit: int) -> Iterator[np.ndarray]:
     """1-D ``uint8`` arrays that together are ``arr``'s C-order little-endian bytes.
 
@@ -122,7 +126,7 @@ def _little_endian_chunks(arr: np.ndarray, limit: int) -> Iterator[np.ndarray]:
     slab of at most about ``limit`` bytes at a time.
     """
     dtype = arr.dtype
-    swap = dtype.byteorder == ">" or (dtype.byteorder == "=" and sys.byteorder == "big")
+    swap = _needs_swap(dtype)
     if arr.flags.c_contiguous:
         flat = arr.reshape(-1)
         step = max(1, limit // max(dtype.itemsize, 1))
@@ -248,6 +252,11 @@ class BundleWriter:
 
     @staticmethod
     def _write_numeric(file: BinaryIO, arr: np.ndarray) -> tuple[int, int]:
+        if arr.flags.c_contiguous and arr.nbytes <= CHUNK_BYTES and not _needs_swap(arr.dtype):
+            flat = arr.reshape(-1).view(np.uint8)  # the common case: one view, no generator
+            crc = crc32c.value(flat)
+            file.write(flat.data)
+            return flat.size, crc
         size = 0
         crc = 0
         for chunk in _little_endian_chunks(arr, CHUNK_BYTES):

@@ -1,0 +1,440 @@
+"""Read a ``.keras`` archive (ours, Keras 3's or tf_keras') back into a model description.
+
+What the reader trusts, and how it bounds what it reads:
+
+* the zip directory is parsed by :mod:`zipfile`; ``config.json`` and ``metadata.json`` are read
+  with a size cap (a lying or huge member cannot exhaust memory), and only parsed as JSON;
+* ``model.weights.h5``: a STORED member is opened in place (a window on the archive, CRC-32
+  checked first); a compressed one is extracted to a temporary file, bounded by its declared size
+  (``zipfile`` stops there) and by a ratio cap;
+* inside the HDF5 file only hard links to groups and to numeric datasets are followed (no soft or
+  external links, no external or virtual storage, no object or string arrays); a dataset cannot
+  declare more than ``_MAX_EXPANSION`` x the file size;
+* ``model.weights.npz`` (pickled dicts) is refused, never unpickled; sharded weights are refused.
+
+Missing groups of layers without variables are fine (Keras 3 writes none for some); a layer whose
+variables are missing or whose count or shapes differ is a :class:`FormatError` naming the path.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import tempfile
+import warnings
+import zipfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
+
+import h5py
+import numpy as np
+
+from ..errors import ConfigError, FormatError, UnsupportedFeatureError
+from ..model.base import Model
+from ..model.dialect import neutral_value
+from ..model.layer import UnknownLayer
+from ..model.serialize import detect_dialect, model_from_config
+from .layout import CONFIG_MEMBER, METADATA_MEMBER, WEIGHTS_MEMBER, layer_groups
+from .optimizer_state import restore_optimizer
+from .zipstream import crc32
+
+__all__ = ["load", "load_weights", "read_archive", "read_weights_tree"]
+
+_MAX_JSON = 256 << 20  # config.json / metadata.json larger than this is refused
+_MAX_RATIO = 100  # a compressed weights member may expand at most this much (above the floor)
+_RATIO_FLOOR = 1 << 28
+_MAX_EXPANSION = 1000  # a dataset may not declare more than this x the HDF5 file size
+_CHUNK = 16 << 20
+
+
+# ---------------------------------------------------------------- archive access
+
+
+class _Window(io.RawIOBase):
+    """A read-only file object over ``[start, start + size)`` of an open file."""
+
+    def __init__(self, fh: Any, start: int, size: int) -> None:
+        super().__init__()
+        self._fh, self._start, self._size, self._pos = fh, start, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self._pos, 2: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        n = max(0, min(len(view), self._size - self._pos))
+        if n == 0:
+            return 0
+        self._fh.seek(self._start + self._pos)
+        got = self._fh.readinto(view[:n])
+        self._pos += got
+        return int(got)
+
+
+def _read_json(zf: zipfile.ZipFile, name: str, where: str) -> Any:
+    try:
+        with zf.open(name) as fh:
+            data = fh.read(_MAX_JSON + 1)
+    except (zipfile.BadZipFile, OSError, RuntimeError, zlib.error, NotImplementedError) as exc:
+        raise FormatError(f"{where}: member {name!r} cannot be read ({exc})") from None
+    if len(data) > _MAX_JSON:
+        raise FormatError(f"{where}: member {name!r} is larger than {_MAX_JSON} bytes; refused")
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FormatError(f"{where}: member {name!r} is not valid UTF-8 JSON ({exc})") from None
+
+
+def _stored_data_offset(fh: Any, info: zipfile.ZipInfo, file_size: int, where: str) -> int:
+    fh.seek(info.header_offset)
+    header = fh.read(30)
+    if len(header) != 30 or header[:4] != b"PK\x03\x04":
+        raise FormatError(
+            f"{where}: local header of {info.filename!r} at {info.header_offset} is damaged"
+        )
+    name_len = int.from_bytes(header[26:28], "little")
+    extra_len = int.from_bytes(header[28:30], "little")
+    start = info.header_offset + 30 + name_len + extra_len
+    if start + info.file_size > file_size:
+        raise FormatError(
+            f"{where}: member {info.filename!r} claims {info.file_size} bytes at offset {start}, "
+            f"past the end of the archive ({file_size} bytes)"
+        )
+    return start
+
+
+def _check_crc(fh: Any, start: int, size: int, expected: int, where: str) -> None:
+    fh.seek(start)
+    buf = bytearray(min(_CHUNK, max(size, 1)))
+    view = memoryview(buf)
+    crc, left = 0, size
+    while left:
+        n = fh.readinto(view[: min(len(buf), left)])
+        if not n:
+            raise FormatError(f"{where}: {WEIGHTS_MEMBER} is truncated")
+        crc = crc32(view[:n], crc)
+        left -= n
+    if crc != expected:
+        raise FormatError(
+            f"{where}: {WEIGHTS_MEMBER} CRC-32 is {crc:08x}, the zip directory says {expected:08x}"
+        )
+
+
+@contextmanager
+def _weights_file(zf: zipfile.ZipFile, fh: Any, file_size: int, where: str) -> Iterator[Any]:
+    """The weights member as something h5py opens (window or bounded temporary copy)."""
+    info = zf.getinfo(WEIGHTS_MEMBER)
+    if info.flag_bits & 0x1:
+        raise FormatError(f"{where}: {WEIGHTS_MEMBER} is encrypted")
+    if info.compress_type == zipfile.ZIP_STORED:
+        if info.compress_size != info.file_size:
+            raise FormatError(
+                f"{where}: STORED {WEIGHTS_MEMBER} has compressed size "
+                f"{info.compress_size} != size {info.file_size}"
+            )
+        start = _stored_data_offset(fh, info, file_size, where)
+        _check_crc(fh, start, info.file_size, info.CRC, where)
+        yield _Window(fh, start, info.file_size)
+        return
+    if info.file_size > _RATIO_FLOOR and info.file_size > _MAX_RATIO * max(info.compress_size, 1):
+        raise FormatError(
+            f"{where}: {WEIGHTS_MEMBER} would expand {info.compress_size} → {info.file_size} bytes "
+            f"(more than {_MAX_RATIO}x); refused as a zip bomb"
+        )
+    with tempfile.TemporaryFile() as tmp:
+        try:
+            with zf.open(info) as src:
+                shutil.copyfileobj(src, tmp, _CHUNK)
+        except (zipfile.BadZipFile, OSError, RuntimeError, zlib.error, NotImplementedError) as exc:
+            raise FormatError(f"{where}: {WEIGHTS_MEMBER} cannot be extracted ({exc})") from None
+        tmp.seek(0)
+        yield tmp
+
+
+# ---------------------------------------------------------------- HDF5 tree
+
+
+def _hard_child(parent: Any, name: str, where: str) -> Any:
+    """``parent[name]`` if it is a hard link; None if absent; FormatError for other links."""
+    here = f"{where}: {parent.name.rstrip('/')}/{name}"
+    try:
+        link = parent.get(name, getlink=True)
+    except (KeyError, OSError, ValueError) as exc:
+        raise FormatError(f"{here} cannot be opened ({exc})") from None
+    if link is None:
+        return None
+    if not isinstance(link, h5py.HardLink):
+        raise FormatError(f"{here} is a {type(link).__name__}; only hard links are read")
+    try:
+        return parent[name]
+    except (KeyError, OSError, ValueError) as exc:
+        raise FormatError(f"{here} cannot be opened ({exc})") from None
+
+
+def _group_at(f: Any, path: str, where: str) -> Any:
+    node = f
+    for part in [p for p in path.split("/") if p]:
+        node = _hard_child(node, part, where)
+        if node is None:
+            return None
+        if not isinstance(node, h5py.Group):
+            raise FormatError(f"{where}: {node.name} is a dataset, expected a group")
+    return node
+
+
+def _read_dataset(ds: Any, limit: int, where: str) -> np.ndarray:
+    name = f"{where}: {ds.name}"
+    if not isinstance(ds, h5py.Dataset):
+        raise FormatError(f"{name} is a group, expected a dataset")
+    if ds.is_virtual or ds.external:
+        raise FormatError(f"{name} uses virtual or external storage; refused")
+    dtype = ds.dtype
+    bf16 = ds.attrs.get("dtype") in ("bfloat16", b"bfloat16")
+    if dtype.kind not in "biuf" and not (dtype.kind == "V" and dtype.itemsize == 2 and bf16):
+        raise FormatError(f"{name} has dtype {dtype}; only numeric variables are read")
+    nbytes = int(np.prod(ds.shape, dtype=np.int64)) * dtype.itemsize if ds.shape is not None else 0
+    if nbytes > limit:
+        raise FormatError(f"{name} declares {nbytes} bytes, more than the file can hold; refused")
+    try:
+        value = ds[()]
+    except (OSError, ValueError, TypeError) as exc:
+        raise FormatError(f"{name} cannot be read ({exc})") from None
+    arr = np.asarray(value)
+    if bf16:
+        import ml_dtypes
+
+        arr = arr.view(ml_dtypes.bfloat16)
+    return arr
+
+
+def _vars_arrays(f: Any, vars_path: str, limit: int, where: str) -> list[np.ndarray] | None:
+    """Datasets ``0…n-1`` of a ``vars`` group (None when the group is absent)."""
+    group = _group_at(f, vars_path, where)
+    if group is None:
+        return None
+    keys = list(group.keys())
+    n = len(keys)
+    if sorted(keys) != sorted(str(i) for i in range(n)):
+        raise FormatError(
+            f"{where}: {vars_path} holds {sorted(keys)[:10]}, expected datasets '0'…'{n - 1}'"
+        )
+    out = []
+    for i in range(n):
+        ds = _hard_child(group, str(i), where)
+        out.append(_read_dataset(ds, limit, where))
+    return out
+
+
+def read_weights_tree(
+    model: Model, f: Any, limit: int, where: str, dialect: str = "keras3"
+) -> None:
+    """Assign every layer's variables from an open ``model.weights.h5`` (and optimizer state)."""
+    for group in layer_groups(model, dialect):
+        if group.path == "" or isinstance(group.layer, Model):
+            continue
+        arrays = _vars_arrays(f, group.vars_path, limit, where)
+        expected = group.variables
+        layer = group.layer
+        if isinstance(layer, UnknownLayer) and not expected:
+            if arrays:
+                layer.set_weights(arrays)
+            continue
+        got = len(arrays or [])
+        if got != len(expected):
+            raise FormatError(
+                f"{where}: {group.vars_path} holds {got} variables, layer {group.name!r} "
+                f"({layer.class_name() if layer else '?'}) expects {len(expected)}: "
+                f"{[v.name for v in expected]}"
+            )
+        for i, (var, arr) in enumerate(zip(expected, arrays or [])):
+            if tuple(arr.shape) != tuple(var.shape):
+                raise FormatError(
+                    f"{where}: {group.vars_path}/{i} has shape {tuple(arr.shape)}, variable "
+                    f"{var.path or var.name!r} has shape {tuple(var.shape)}"
+                )
+            var.assign(arr)
+    info = model.compile_info
+    if info is None or info.optimizer is None:
+        return
+    arrays = _vars_arrays(f, "optimizer/vars", limit, where)
+    if not arrays:
+        return
+    message = restore_optimizer(
+        info.optimizer, arrays, model.trainable_weights, f"{where}: optimizer/vars"
+    )
+    if message:
+        warnings.warn(message, stacklevel=3)
+
+
+# ---------------------------------------------------------------- config
+
+
+def _compile(model: Model, config: Any, where: str) -> None:
+    if not isinstance(config, dict) or not config or not config.get("optimizer"):
+        return
+    from .. import optimizers
+
+    try:
+        opt = optimizers.get(config["optimizer"])
+    except ConfigError as exc:
+        warnings.warn(
+            f"{where}: compile_config: {exc}; the model is loaded uncompiled", stacklevel=3
+        )
+        return
+    known = ("loss", "metrics", "loss_weights", "weighted_metrics")
+    kwargs = {k: neutral_value(config.get(k)) for k in known}
+    model.compile(
+        optimizer=opt,
+        run_eagerly=bool(config.get("run_eagerly") or False),
+        steps_per_execution=int(config.get("steps_per_execution") or 1),
+        jit_compile=bool(config.get("jit_compile") or False),
+        **kwargs,
+    )
+
+
+def _model_from(config: Any, where: str) -> tuple[Model, str]:
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise FormatError(f"{where}: {CONFIG_MEMBER} must be an object with 'class_name'")
+    try:
+        dialect = detect_dialect(config)
+        model = model_from_config(config, dialect)  # type: ignore[arg-type]
+    except (ConfigError, UnsupportedFeatureError) as exc:
+        raise FormatError(f"{where}: {CONFIG_MEMBER}: {exc}") from None
+    except (KeyError, TypeError, IndexError, AttributeError) as exc:
+        raise FormatError(
+            f"{where}: {CONFIG_MEMBER} is malformed ({type(exc).__name__}: {exc})"
+        ) from None
+    _compile(model, config.get("compile_config"), where)
+    return model, dialect
+
+
+# ---------------------------------------------------------------- entry points
+
+
+def read_archive(filepath: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """``(config, metadata)`` of an archive, without reading the weights."""
+    where = str(filepath)
+    with _open_zip(filepath, where) as (zf, _fh, _size):
+        config = _read_json(zf, CONFIG_MEMBER, where)
+        metadata = (
+            _read_json(zf, METADATA_MEMBER, where) if METADATA_MEMBER in zf.namelist() else None
+        )
+    return config, metadata
+
+
+@contextmanager
+def _open_zip(filepath: Any, where: str) -> Iterator[tuple[zipfile.ZipFile, Any, int]]:
+    own = not hasattr(filepath, "read")
+    fh = open(os.fspath(filepath), "rb") if own else filepath
+    try:
+        fh.seek(0, 2)
+        size = fh.tell()
+        fh.seek(0)
+        try:
+            zf = zipfile.ZipFile(fh, "r")
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+            raise FormatError(f"{where}: not a .keras zip archive ({exc})") from None
+        with zf:
+            yield zf, fh, size
+    finally:
+        if own:
+            fh.close()
+
+
+def _check_members(zf: zipfile.ZipFile, where: str) -> None:
+    names = set(zf.namelist())
+    if CONFIG_MEMBER not in names:
+        raise FormatError(f"{where}: no {CONFIG_MEMBER} member (members: {sorted(names)[:10]})")
+    if WEIGHTS_MEMBER not in names:
+        if "model.weights.npz" in names:
+            raise UnsupportedFeatureError(
+                f"{where}: weights are in model.weights.npz (pickled arrays); "
+                "refused, never unpickled"
+            )
+        if any(n.endswith(".weights.json") for n in names):
+            raise UnsupportedFeatureError(
+                f"{where}: sharded weights (.weights.json) are not supported"
+            )
+        raise FormatError(f"{where}: no {WEIGHTS_MEMBER} member (members: {sorted(names)[:10]})")
+
+
+def load(filepath: Any, **ignored: Any) -> Model:
+    """A model (architecture, weights, compile settings, optimizer state) from a ``.keras`` file."""
+    where = str(filepath)
+    if not hasattr(filepath, "read") and os.path.isdir(os.fspath(filepath)):
+        return _load_dir(os.fspath(filepath))
+    with _open_zip(filepath, where) as (zf, fh, size):
+        _check_members(zf, where)
+        config = _read_json(zf, CONFIG_MEMBER, where)
+        model, dialect = _model_from(config, where)
+        with _weights_file(zf, fh, size, where) as wf:
+            limit = max(_MAX_EXPANSION * zf.getinfo(WEIGHTS_MEMBER).file_size, 1 << 20)
+            with _h5(wf, f"{where}: {WEIGHTS_MEMBER}") as f:
+                read_weights_tree(model, f, limit, f"{where}: {WEIGHTS_MEMBER}", dialect)
+    return model
+
+
+def _load_dir(path: str) -> Model:
+    where = path
+    cfg_path = os.path.join(path, CONFIG_MEMBER)
+    w_path = os.path.join(path, WEIGHTS_MEMBER)
+    if not os.path.isfile(cfg_path) or not os.path.isfile(w_path):
+        raise FormatError(
+            f"{where}: an unzipped .keras directory needs {CONFIG_MEMBER} and {WEIGHTS_MEMBER}"
+        )
+    if os.path.getsize(cfg_path) > _MAX_JSON:
+        raise FormatError(f"{where}: {CONFIG_MEMBER} is larger than {_MAX_JSON} bytes; refused")
+    with open(cfg_path, "rb") as fh:
+        try:
+            config = json.loads(fh.read().decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise FormatError(f"{where}: {CONFIG_MEMBER} is not valid JSON ({exc})") from None
+    model, dialect = _model_from(config, where)
+    limit = max(_MAX_EXPANSION * os.path.getsize(w_path), 1 << 20)
+    with open(w_path, "rb") as wf, _h5(wf, w_path) as f:
+        read_weights_tree(model, f, limit, w_path, dialect)
+    return model
+
+
+@contextmanager
+def _h5(fileobj: Any, where: str) -> Iterator[Any]:
+    try:
+        f = h5py.File(fileobj, "r")
+    except (OSError, ValueError) as exc:
+        raise FormatError(f"{where}: not a readable HDF5 file ({exc})") from None
+    try:
+        yield f
+    finally:
+        with suppress(Exception):
+            f.close()
+
+
+def load_weights(model: Model, filepath: Any, **ignored: Any) -> None:
+    """Read a ``.weights.h5`` file (Keras 3 ``save_weights``) into ``model``."""
+    where = str(filepath)
+    own = not hasattr(filepath, "read")
+    fh = open(os.fspath(filepath), "rb") if own else filepath
+    try:
+        fh.seek(0, 2)
+        limit = max(_MAX_EXPANSION * fh.tell(), 1 << 20)
+        fh.seek(0)
+        with _h5(fh, where) as f:
+            read_weights_tree(model, f, limit, where, model.source_dialect)
+    finally:
+        if own:
+            fh.close()

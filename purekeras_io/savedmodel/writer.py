@@ -1,0 +1,287 @@
+"""Writing the Keras tier of a SavedModel directory (layout: :mod:`.layout`).
+
+Steps, all inside a temporary folder beside the target (``.<name>.tmp-XXXX``), renamed into place
+at the end (an existing target is replaced only then):
+
+1. object graph of the model (:func:`.object_graph.build_model_graph`), the function hook
+   (:mod:`.functions`), then the optimizer subtree as checkpoint-only nodes;
+2. ``variables/``: every variable under ``<first BFS path>/.ATTRIBUTES/VARIABLE_VALUE`` plus
+   ``_CHECKPOINTABLE_OBJECT_GRAPH``, added in sorted key order as TF's saver does (one shard);
+3. ``saved_model.pb``, ``keras_metadata.pb``, ``fingerprint.pb``, empty ``assets/``.
+
+Every byte depends only on the model: protos are serialized deterministically and the
+fingerprint's hashes (and ``uuid``) are BLAKE2b digests of the files' contents.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import secrets
+import shutil
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._proto.tf import fingerprint_pb2, meta_graph_pb2, saved_model_pb2
+from ..errors import ConfigError, FileExistsRefusedError, UnsupportedFeatureError
+from ..model.base import Model
+from ..tensorbundle import BundleWriter
+from . import functions, layout
+from .keras_metadata import build_saved_metadata
+from .object_graph import add_optimizer, build_model_graph
+from .optimizer_state import optimizer_checkpoint_state
+
+__all__ = ["SaveOptions", "save", "write_files"]
+
+_warned_traces = False
+
+
+@dataclasses.dataclass(frozen=True)
+class SaveOptions:
+    """``tf.saved_model.SaveOptions``' fields (all accepted; none changes the Keras tier), plus
+    ``fsync`` (flush files and folders to disk before returning)."""
+
+    namespace_whitelist: Any = None
+    save_debug_info: bool = False
+    function_aliases: Any = None
+    experimental_debug_stripper: bool = False
+    experimental_io_device: Any = None
+    experimental_variable_policy: Any = None
+    experimental_custom_gradients: bool = True
+    experimental_image_format: bool = False
+    experimental_skip_saver: bool = False
+    experimental_sharding_callback: Any = None
+    extra_tags: Any = None
+    fsync: bool = False
+
+
+_OPTION_FIELDS = tuple(f.name for f in dataclasses.fields(SaveOptions))
+
+
+def _parse_options(options: Any) -> SaveOptions:
+    """None, our :class:`SaveOptions`, a dict of its fields, or TensorFlow's ``SaveOptions``."""
+    if options is None:
+        return SaveOptions()
+    if isinstance(options, SaveOptions):
+        return options
+    if isinstance(options, Mapping):
+        unknown = sorted(str(k) for k in options if k not in _OPTION_FIELDS)
+        if unknown:
+            raise ConfigError(
+                f"SavedModel options: unknown option(s) {unknown}; known: {list(_OPTION_FIELDS)}"
+            )
+        return SaveOptions(**dict(options))
+    if type(options).__name__ == "SaveOptions":
+        values = {f: getattr(options, f) for f in _OPTION_FIELDS if hasattr(options, f)}
+        return SaveOptions(**values)
+    raise ConfigError(
+        "SavedModel options must be None, purekeras_io.savedmodel.SaveOptions, a dict of its "
+        f"fields or tf.saved_model.SaveOptions; received {type(options).__name__}: {options!r:.200}"
+    )
+
+
+def _hash64(data: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
+
+
+def _write(path: Path, data: bytes, fsync: bool) -> None:
+    with open(path, "xb") as fh:
+        fh.write(data)
+        if fsync:
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_files(
+    model: Model,
+    folder: str | os.PathLike[str],
+    *,
+    include_optimizer: bool = True,
+    signatures: Any = None,
+    save_traces: bool = True,
+    fsync: bool = False,
+) -> bool:
+    """Write the SavedModel files into an existing, empty ``folder``. Returns True when traces
+    were asked for but not written."""
+    root = Path(folder)
+    graph = build_model_graph(model)
+    meta_graph = meta_graph_pb2.MetaGraphDef()
+    traces_missing = functions.add_functions(
+        graph, meta_graph, model, signatures=signatures, save_traces=save_traces
+    )
+    compile_info = model.compile_info if include_optimizer else None
+    if compile_info is not None and compile_info.optimizer is not None:
+        state = optimizer_checkpoint_state(model, compile_info.optimizer)
+        add_optimizer(graph, state.iterations, state.learning_rate, state.slots)
+    keys = graph.checkpoint_keys()
+    tog = graph.trackable_object_graph(keys)
+
+    # variables/: tensors in sorted key order (as TF's MultiDeviceSaver), TOG included.
+    (root / layout.VARIABLES_DIR).mkdir()
+    (root / layout.ASSETS_DIR).mkdir()
+    tensors: list[tuple[bytes, str, Any]] = [
+        (keys[i].encode("utf-8"), keys[i], graph.nodes[i].value) for i in keys
+    ]
+    tog_bytes = tog.SerializeToString(deterministic=True)
+    tensors.append(
+        (layout.OBJECT_GRAPH_KEY.encode(), layout.OBJECT_GRAPH_KEY, _string_scalar(tog_bytes))
+    )
+    tensors.sort(key=lambda t: t[0])
+    prefix = root / layout.VARIABLES_DIR / layout.VARIABLES_PREFIX
+    with BundleWriter(prefix, fsync=fsync) as bundle:
+        for _, key, value in tensors:
+            bundle.add(key, value)
+
+    # saved_model.pb
+    info = meta_graph.meta_info_def
+    info.tags.append(layout.SERVE_TAG)
+    info.tensorflow_version = layout.TENSORFLOW_VERSION
+    info.tensorflow_git_version = layout.TENSORFLOW_GIT_VERSION
+    info.stripped_default_attrs = True
+    meta_graph.graph_def.versions.producer = layout.GRAPH_PRODUCER
+    meta_graph.graph_def.versions.min_consumer = layout.GRAPH_MIN_CONSUMER
+    meta_graph.object_graph_def.CopyFrom(graph.saved_object_graph())
+    saved_model = saved_model_pb2.SavedModel()
+    saved_model.saved_model_schema_version = layout.SAVED_MODEL_SCHEMA_VERSION
+    saved_model.meta_graphs.append(meta_graph)
+    saved_model_bytes = saved_model.SerializeToString(deterministic=True)
+    _write(root / layout.SAVED_MODEL_FILENAME, saved_model_bytes, fsync)
+
+    metadata = build_saved_metadata(graph, model, compile_info)
+    _write(root / layout.KERAS_METADATA_FILENAME, metadata.SerializeToString(deterministic=True),
+           fsync)
+
+    # fingerprint.pb: only logged by TF; our hashes are BLAKE2b of the same pieces TF hashes.
+    index_bytes = (root / layout.VARIABLES_DIR / f"{layout.VARIABLES_PREFIX}.index").read_bytes()
+    fingerprint = fingerprint_pb2.FingerprintDef()
+    fingerprint.saved_model_checksum = _hash64(saved_model_bytes)
+    fingerprint.graph_def_program_hash = _hash64(
+        meta_graph.graph_def.SerializeToString(deterministic=True))
+    fingerprint.signature_def_hash = _hash64(b"".join(
+        k.encode() + v.SerializeToString(deterministic=True)
+        for k, v in sorted(meta_graph.signature_def.items())))
+    fingerprint.saved_object_graph_hash = _hash64(
+        meta_graph.object_graph_def.SerializeToString(deterministic=True))
+    fingerprint.checkpoint_hash = _hash64(index_bytes)
+    fingerprint.version.producer = layout.FINGERPRINT_VERSION
+    fingerprint.uuid = str(int.from_bytes(
+        hashlib.blake2b(saved_model_bytes + index_bytes, digest_size=16).digest(), "little"))
+    _write(root / layout.FINGERPRINT_FILENAME, fingerprint.SerializeToString(deterministic=True),
+           fsync)
+    if fsync:
+        for sub in (layout.VARIABLES_DIR, layout.ASSETS_DIR):
+            _fsync_dir(root / sub)
+        _fsync_dir(root)
+    return traces_missing
+
+
+def _string_scalar(data: bytes) -> np.ndarray:
+    arr = np.empty((), dtype=object)
+    arr[()] = data
+    return arr
+
+
+# What a SavedModel folder may hold (ours, and TF's optional extras); anything else in an existing
+# target folder means it is not a SavedModel, and it is not replaced.
+_SAVEDMODEL_ENTRIES = frozenset(
+    {
+        layout.SAVED_MODEL_FILENAME, "saved_model.pbtxt", layout.KERAS_METADATA_FILENAME,
+        layout.FINGERPRINT_FILENAME, layout.VARIABLES_DIR, layout.ASSETS_DIR, "assets.extra",
+        "debug",
+    }
+)
+
+
+def _check_replaceable(target: Path) -> None:
+    if not target.is_dir() or target.is_symlink():
+        return
+    foreign = sorted(p.name for p in target.iterdir() if p.name not in _SAVEDMODEL_ENTRIES)
+    if foreign:
+        raise FileExistsRefusedError(
+            f"{target}: exists and holds files that are not part of a SavedModel "
+            f"({foreign[:5]}); not replacing it"
+        )
+
+
+def _replace_dir(tmp: Path, target: Path, fsync: bool) -> None:
+    """Move the finished ``tmp`` folder to ``target``, replacing what is there only now."""
+    old: Path | None = None
+    if target.is_symlink() or target.is_file():
+        target.unlink()
+    elif target.exists():
+        old = target.parent / f".{target.name}.old-{secrets.token_hex(8)}"
+        os.replace(target, old)
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        if old is not None:
+            os.replace(old, target)
+        raise
+    if fsync:
+        _fsync_dir(target.parent)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def save(
+    model: Model,
+    dirpath: str | os.PathLike[str],
+    include_optimizer: bool = True,
+    signatures: Any = None,
+    options: Any = None,
+    save_traces: bool = True,
+    **ignored: Any,
+) -> None:
+    """Write ``model`` as a SavedModel directory tf_keras ``load_model`` restores (config,
+    weights, compile information and optimizer state)."""
+    global _warned_traces
+    if not isinstance(model, Model):
+        raise ConfigError(
+            f"savedmodel.save: expected a purekeras_io model, received {type(model).__name__}"
+        )
+    if not model.built:
+        raise ConfigError(
+            f"savedmodel.save: model {model.name!r} is not built (give it an input shape first)"
+        )
+    if signatures is not None:
+        raise UnsupportedFeatureError(
+            "savedmodel.save: custom signatures need traced functions, which are not written yet; "
+            "pass signatures=None"
+        )
+    opts = _parse_options(options)
+    fsync = bool(ignored.pop("fsync", opts.fsync))
+    target = Path(os.path.abspath(os.fspath(dirpath)))
+    if target == target.parent or Path.cwd().is_relative_to(target):
+        raise ConfigError(f"savedmodel.save: {os.fspath(dirpath)!r} does not name a new folder")
+    _check_replaceable(target)
+    parent = target.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = parent / f".{target.name}.tmp-{secrets.token_hex(8)}"
+    tmp.mkdir()  # honours the umask, unlike tempfile.mkdtemp's 0700
+    try:
+        traces_missing = write_files(
+            model, tmp, include_optimizer=include_optimizer, signatures=signatures,
+            save_traces=save_traces, fsync=fsync,
+        )
+        _replace_dir(tmp, target, fsync)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if traces_missing and not _warned_traces:
+        _warned_traces = True
+        warnings.warn(functions.TRACES_WARNING, UserWarning, stacklevel=2)
