@@ -55,7 +55,9 @@ def _variance_scaling(
     return _truncated(rng, shape, 0.0, std)
 
 
-def _truncated(rng: np.random.Generator, shape: tuple[int, ...], mean: float, std: float) -> np.ndarray:
+def _truncated(
+    rng: np.random.Generator, shape: tuple[int, ...], mean: float, std: float
+) -> np.ndarray:
     out = rng.normal(0.0, 1.0, shape)
     bad = np.abs(out) > 2
     while bad.any():
@@ -91,10 +93,18 @@ _TABLE: dict[str, _Init] = {
     "ones": lambda rng, s, c: np.ones(s),
     "constant": lambda rng, s, c: np.full(s, c.get("value", 0.0)),
     "random_normal": lambda rng, s, c: rng.normal(c.get("mean", 0.0), c.get("stddev", 0.05), s),
-    "random_uniform": lambda rng, s, c: rng.uniform(c.get("minval", -0.05), c.get("maxval", 0.05), s),
-    "truncated_normal": lambda rng, s, c: _truncated(rng, s, c.get("mean", 0.0), c.get("stddev", 0.05)),
+    "random_uniform": lambda rng, s, c: rng.uniform(
+        c.get("minval", -0.05), c.get("maxval", 0.05), s
+    ),
+    "truncated_normal": lambda rng, s, c: _truncated(
+        rng, s, c.get("mean", 0.0), c.get("stddev", 0.05)
+    ),
     "variance_scaling": lambda rng, s, c: _variance_scaling(
-        rng, s, c.get("scale", 1.0), c.get("mode", "fan_in"), c.get("distribution", "truncated_normal")
+        rng,
+        s,
+        c.get("scale", 1.0),
+        c.get("mode", "fan_in"),
+        c.get("distribution", "truncated_normal"),
     ),
     "glorot_uniform": lambda rng, s, c: _variance_scaling(rng, s, 1.0, "fan_avg", "uniform"),
     "glorot_normal": lambda rng, s, c: _variance_scaling(rng, s, 1.0, "fan_avg"),
@@ -123,7 +133,10 @@ def get(identifier: Any) -> tuple[str, dict[str, Any]]:
     if isinstance(identifier, str):
         key, config = snake_case(identifier), {}
     elif isinstance(identifier, dict) and "class_name" in identifier:
-        key, config = snake_case(str(identifier["class_name"])), dict(identifier.get("config") or {})
+        key, config = (
+            snake_case(str(identifier["class_name"])),
+            dict(identifier.get("config") or {}),
+        )
     else:
         raise ConfigError(f"initializer: expected a name or a config dict, received {identifier!r}")
     key = _ALIASES.get(key, key)

@@ -1,4 +1,4 @@
-"""``save_model`` / ``load_model`` and friends, mirroring ``tf.keras.models`` (``save_model_api.md``).
+"""``save_model`` / ``load_model`` and friends, mirroring ``tf.keras.models``.
 
 ``save_format`` (or the file's extension when it is None) picks the writer:
 
@@ -35,16 +35,24 @@ __all__ = [
 ]
 
 # save_format → the module holding ``save(model, filepath, **options)`` and ``load(filepath)``.
-WRITERS = {"h5": "purekeras_io.keras_h5", "keras": "purekeras_io.keras_v3", "tf": "purekeras_io.savedmodel"}
+WRITERS = {
+    "h5": "purekeras_io.keras_h5",
+    "keras": "purekeras_io.keras_v3",
+    "tf": "purekeras_io.savedmodel",
+}
 _H5_EXTENSIONS = (".h5", ".hdf5")
 
 
 def _format_for(filepath: Any, save_format: str | None) -> str:
     if save_format is not None:
         fmt = str(save_format).lower()
-        fmt = {"tensorflow": "tf", "savedmodel": "tf", "hdf5": "h5", "keras_v3": "keras"}.get(fmt, fmt)
+        fmt = {"tensorflow": "tf", "savedmodel": "tf", "hdf5": "h5", "keras_v3": "keras"}.get(
+            fmt, fmt
+        )
         if fmt not in WRITERS:
-            raise ConfigError(f"save_format must be one of {sorted(WRITERS)}, received {save_format!r}")
+            raise ConfigError(
+                f"save_format must be one of {sorted(WRITERS)}, received {save_format!r}"
+            )
         return fmt
     if _is_h5py_file(filepath):
         return "h5"
@@ -77,7 +85,9 @@ def _writer(fmt: str) -> Any:
     try:
         return importlib.import_module(WRITERS[fmt])
     except ModuleNotFoundError as exc:
-        raise UnsupportedFeatureError(f"the {fmt!r} format is not implemented yet ({exc})") from None
+        raise UnsupportedFeatureError(
+            f"the {fmt!r} format is not implemented yet ({exc})"
+        ) from None
 
 
 def save_model(
@@ -93,10 +103,14 @@ def save_model(
 ) -> None:
     """Save ``model`` as ``tf.keras.models.save_model`` would, without TensorFlow."""
     if not isinstance(model, Model):
-        raise ConfigError(f"save_model: expected a purekeras_io model, received {type(model).__name__}")
+        raise ConfigError(
+            f"save_model: expected a purekeras_io model, received {type(model).__name__}"
+        )
     fmt = _format_for(filepath, save_format)
     if fmt != "tf" and (signatures is not None or options is not None):
-        raise ConfigError(f"save_model: signatures and options apply to SavedModel only, not {fmt!r}")
+        raise ConfigError(
+            f"save_model: signatures and options apply to SavedModel only, not {fmt!r}"
+        )
     if not _is_h5py_file(filepath):
         filepath = os.fspath(filepath)
     confirm_overwrite(filepath, overwrite)
@@ -107,7 +121,7 @@ def save_model(
     writer.save(model, filepath, include_optimizer=include_optimizer, **extra)
 
 
-def load_model(filepath: Any, compile: bool = True, **kwargs: Any) -> Model:  # noqa: A002
+def load_model(filepath: Any, compile: bool = True, **kwargs: Any) -> Model:
     """Read a SavedModel directory, ``.h5`` or ``.keras`` file back into a model description."""
     if _is_h5py_file(filepath):
         fmt = "h5"
@@ -143,25 +157,41 @@ def model_from_json(json_string: str, custom_objects: Any = None) -> Model:
     return _model_from_config(config)
 
 
-def model_from_config(config: dict[str, Any], custom_objects: Any = None, dialect: Dialect | None = None) -> Model:
+def model_from_config(
+    config: dict[str, Any], custom_objects: Any = None, dialect: Dialect | None = None
+) -> Model:
     """A model from a ``{"class_name", "config"}`` dict of tf_keras 2.x or Keras 3."""
     return _model_from_config(config, dialect)
 
 
-def save_weights(model: Model, filepath: Any, overwrite: bool = True, save_format: str | None = None, **kwargs: Any) -> None:
+def save_weights(
+    model: Model,
+    filepath: Any,
+    overwrite: bool = True,
+    save_format: str | None = None,
+    **kwargs: Any,
+) -> None:
     """Weights only: ``.h5`` / ``.weights.h5`` as Keras, else a TF object-based checkpoint."""
     path = os.fspath(filepath)
     confirm_overwrite(path, overwrite)
     if save_format == "h5" or path.endswith(_H5_EXTENSIONS):
-        _writer("keras" if path.endswith(".weights.h5") else "h5").save_weights(model, path, **kwargs)
+        _writer("keras" if path.endswith(".weights.h5") else "h5").save_weights(
+            model, path, **kwargs
+        )
         return
-    importlib.import_module("purekeras_io.tensorbundle.checkpoint").save_weights(model, path, **kwargs)
+    importlib.import_module("purekeras_io.tensorbundle.checkpoint").save_weights(
+        model, path, **kwargs
+    )
 
 
 def load_weights(model: Model, filepath: Any, **kwargs: Any) -> None:
     """Read weights saved by :func:`save_weights` (or by Keras / tf_keras) into ``model``."""
     path = os.fspath(filepath)
     if path.endswith(_H5_EXTENSIONS):
-        _writer("keras" if path.endswith(".weights.h5") else "h5").load_weights(model, path, **kwargs)
+        _writer("keras" if path.endswith(".weights.h5") else "h5").load_weights(
+            model, path, **kwargs
+        )
         return
-    importlib.import_module("purekeras_io.tensorbundle.checkpoint").load_weights(model, path, **kwargs)
+    importlib.import_module("purekeras_io.tensorbundle.checkpoint").load_weights(
+        model, path, **kwargs
+    )

@@ -61,6 +61,7 @@ __all__ = [
     "SlotSpec",
     "deserialize",
     "get",
+    "nadam_u_product",
 ]
 
 # Hyperparameters every optimizer takes, in Keras 3's config order (neutral form = Keras 3).
@@ -123,6 +124,7 @@ class Optimizer:
     defaults: ClassVar[dict[str, Any]] = {}
     slots: ClassVar[tuple[SlotSpec, ...]] = ()
     extras: ClassVar[tuple[ExtraVariable, ...]] = ()
+    """Variables beside the slots; unless set from a Keras 3 list, computed by ``extra_initial``."""
     keras2_defaults: ClassVar[dict[str, Any]] = {}
     """Defaults tf_keras writes where Keras 3's differ (RMSprop ``ema_overwrite_frequency``)."""
 
@@ -211,8 +213,7 @@ class Optimizer:
             for v, slots in zip(variables, self.slot_values):
                 slots.setdefault(s.keras3, np.full(np.shape(_value(v)), self.initial_value(s),
                                                    dtype=np.asarray(_value(v)).dtype))
-        self.extra_values = {e.key: np.asarray(self.extra_initial(e, variables))
-                             for e in self.extras}
+        self.extra_values = {}
 
     def extra_initial(self, extra: ExtraVariable, variables: Sequence[Any]) -> np.ndarray:
         dtype = np.asarray(_value(variables[0])).dtype if variables else np.float32
@@ -234,6 +235,7 @@ class Optimizer:
                 )
         self.iterations = int(iterations)
         self.slot_values = [{k: np.asarray(v) for k, v in d.items()} for d in slot_values]
+        self.extra_values = {}  # extras (Nadam u_product) follow the new iterations
 
     def flat_slots(self) -> list[tuple[int, SlotSpec, np.ndarray]]:
         """``(variable index, slot, value)`` in Keras 3's creation order."""
@@ -314,6 +316,7 @@ class Optimizer:
                                                    dtype=np.asarray(_value(v)).dtype))
         self.iterations = int(it)
         self.slot_values = slot_values
+        self.extra_values = {}
         for extra in self.extras if dialect == "keras3" else ():
             self.extra_values[extra.key] = values.pop(0)
 
@@ -327,7 +330,7 @@ class Optimizer:
         for i, v in enumerate(weights):
             have = self.slot_values[i] if self.slot_values is not None else {}
             d = dict(have)
-            for s in self.slots:
+            for s in self.active_slots("keras2") + self.active_slots("keras3"):
                 if s.keras3 not in d:
                     d[s.keras3] = np.full(np.shape(_value(v)), self.initial_value(s),
                                           dtype=np.asarray(_value(v)).dtype)

@@ -27,7 +27,11 @@ def import_time(python: str, module: str, repeat: int) -> float:
     for _ in range(repeat):
         out = subprocess.run(
             [python, "-c", SNIPPET.format(mod=module)],
-            capture_output=True, text=True, check=True, env=env, cwd=tempfile.gettempdir(),
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+            cwd=tempfile.gettempdir(),
         )
         best = min(best, float(out.stdout.strip().splitlines()[-1]))
     return best
@@ -42,20 +46,37 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    oracle = subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "oracle_env.py"), "ensure", "tf"],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip().splitlines()[-1]
+    oracle = (
+        subprocess.run(
+            [sys.executable, str(ROOT / "tools" / "oracle_env.py"), "ensure", "tf"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     with tempfile.TemporaryDirectory() as tmp:
         env_dir = Path(tmp) / "venv"
         venv.EnvBuilder(with_pip=True).create(env_dir)
         ours = str(env_dir / "bin" / "python")
-        subprocess.run([ours, "-m", "pip", "install", "-q", str(ROOT)], check=True, capture_output=True)
+        subprocess.run(
+            [ours, "-m", "pip", "install", "-q", str(ROOT)], check=True, capture_output=True
+        )
         rows = [
-            ("`import purekeras_io` (fresh venv, `pip install .`)", import_time(ours, "purekeras_io", args.repeat)),
+            (
+                "`import purekeras_io` (fresh venv, `pip install .`)",
+                import_time(ours, "purekeras_io", args.repeat),
+            ),
             ("`import numpy` (same venv)", import_time(ours, "numpy", args.repeat)),
-            ("`import tensorflow` (oracle venv)", import_time(oracle, "tensorflow", max(2, args.repeat // 2))),
-            ("`import tf_keras` (oracle venv)", import_time(oracle, "tf_keras", max(2, args.repeat // 2))),
+            (
+                "`import tensorflow` (oracle venv)",
+                import_time(oracle, "tensorflow", max(2, args.repeat // 2)),
+            ),
+            (
+                "`import tf_keras` (oracle venv)",
+                import_time(oracle, "tf_keras", max(2, args.repeat // 2)),
+            ),
         ]
         size_ours = du_bytes(env_dir)
     size_tf = du_bytes(Path(oracle).parent.parent)

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 UNITS, LAYERS, REPS = 4096, 6, 3
+_OPTIONS = {"reps": REPS}
 
 _KERAS_SCRIPT = r"""
 import json, os, sys, time
@@ -65,7 +66,7 @@ def _time(fn: Callable[[], None], path: str) -> dict[str, Any]:
     fn()
     _fsync(path)
     out: dict[str, Any] = {"save": [], "save_fsync": []}
-    for _ in range(REPS):
+    for _ in range(_OPTIONS["reps"]):
         t0 = time.perf_counter()
         fn()
         t1 = time.perf_counter()
@@ -127,7 +128,7 @@ def _keras(d: str, compiled: bool) -> dict[str, Any] | None:
     )
     env.pop("PYTHONPATH", None)
     proc = subprocess.run(
-        [python, "-c", _KERAS_SCRIPT, d, "1" if compiled else "0", str(REPS)],
+        [python, "-c", _KERAS_SCRIPT, d, "1" if compiled else "0", str(_OPTIONS["reps"])],
         capture_output=True,
         text=True,
         env=env,
@@ -146,13 +147,19 @@ def main() -> None:
     )
     parser.add_argument("--skip-keras", action="store_true", help="measure ours and raw only")
     parser.add_argument("--uncompiled-only", action="store_true")
+    parser.add_argument("--reps", type=int, default=REPS, help="timed repetitions (best is kept)")
     args = parser.parse_args()
+    _OPTIONS["reps"] = args.reps
     rows = []
     with tempfile.TemporaryDirectory(dir=args.dir) as d:
         for compiled in (False,) if args.uncompiled_only else (False, True):
             ours, raw = _ours(d, compiled)
             keras = None if args.skip_keras else _keras(d, compiled)
             rows.append((compiled, ours, raw, keras))
+    from purekeras_io.keras_v3.zipstream import CRC32_IMPLEMENTATION
+
+    print(f"CRC-32: {CRC32_IMPLEMENTATION}; best of {_OPTIONS['reps']} after one warm-up save")
+    print()
     print(
         "| model | method | save (s) | save+fsync (s) | size (bytes) | x raw | x raw (+fsync) "
         "| Keras 3 / ours | (+fsync) |"

@@ -61,7 +61,16 @@ def ensure(kind: str, *, quiet: bool = False) -> Path:
         subprocess.run([sys.executable, "-m", "venv", str(target)], check=True, stdout=out)
         req = REQUIREMENTS / f"requirements-{kind}.txt"
         subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r", str(req)],
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                "-r",
+                str(req),
+            ],
             check=True,
             stdout=out,
         )

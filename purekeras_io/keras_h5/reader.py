@@ -26,6 +26,7 @@ import numpy as np
 from .. import optimizers
 from ..errors import ConfigError, FormatError, PurekerasError
 from ..model.base import Model
+from ..model.layer import UnknownLayer
 from ..model.serialize import model_from_config
 from ..model.variable import Variable
 from . import layout as L
@@ -111,6 +112,9 @@ def read_weights_into(group: h5py.Group, model: Model) -> None:
         names = L.read_name_list(g, L.WEIGHT_NAMES, required=False) or []
         if names:
             saved.append((name, g, names))
+    if any(_unbuilt_unknown(la) for la in model.layers):
+        _read_by_name(model, saved, where)
+        return
     layers = [la for la in model.layers if _legacy_weights(la)]
     if len(layers) != len(saved):
         raise FormatError(
@@ -138,16 +142,67 @@ def read_weights_into(group: h5py.Group, model: Model) -> None:
             var.assign(value)
 
 
-def _compile_from(model: Model, training: Any, where: str) -> None:
+def _unbuilt_unknown(layer: Any) -> bool:
+    return isinstance(layer, UnknownLayer) and not layer.own_variables
+
+
+def _read_group(g: h5py.Group, names: list[str]) -> list[np.ndarray]:
+    return [read_dataset(g, n, "weight") for n in names]
+
+
+def _read_by_name(
+    model: Model, saved: list[tuple[str, h5py.Group, list[str]]], where: str
+) -> None:
+    """Layers outside the catalog do not know their weights before they get them: pair the
+    model's layers with the file's by name, and give unknown layers the arrays as stored."""
+    by_name = {name: (g, names) for name, g, names in saved}
+    for layer in model.layers:
+        entry = by_name.pop(layer.name, None)
+        targets = _legacy_weights(layer)
+        if entry is None:
+            if targets:
+                raise FormatError(f"{where}: no weights saved for layer {layer.name!r}")
+            continue
+        g, names = entry
+        if _unbuilt_unknown(layer):
+            layer.set_weights(_read_group(g, names))
+            continue
+        if len(targets) != len(names):
+            raise FormatError(
+                f"{L.describe(g)}: layer {layer.name!r} has {len(targets)} weights, the file lists "
+                f"{len(names)} in '{L.WEIGHT_NAMES}'"
+            )
+        for var, wname, value in zip(targets, names, _read_group(g, names)):
+            value = _cast(value, var)
+            if value.shape != var.shape:
+                raise FormatError(
+                    f"{L.describe(g)}: weight {wname!r} has shape {value.shape}, layer "
+                    f"{layer.name!r} expects {var.shape} for {var.name!r}"
+                )
+            var.assign(value)
+    if by_name:
+        raise FormatError(f"{where}: weights saved for layers the model lacks: {sorted(by_name)}")
+
+
+def _compile_from(model: Model, training: Any, where: str) -> bool:
     if not isinstance(training, dict):
         raise FormatError(f"{where}: attribute {L.TRAINING_CONFIG!r} must be a JSON object")
     for key in ("optimizer_config", "loss_weights"):
         if key not in training:
             raise FormatError(f"{where}: {L.TRAINING_CONFIG!r} has no {key!r} key")
+    opt_config = training["optimizer_config"]
+    if not isinstance(opt_config, dict) or "class_name" not in opt_config:
+        raise FormatError(
+            f"{where}: {L.TRAINING_CONFIG!r} optimizer_config must be an object with 'class_name'"
+        )
     try:
-        optimizer = optimizers.deserialize(training["optimizer_config"])
-    except (PurekerasError, TypeError, AttributeError) as exc:
-        raise FormatError(f"{where}: {L.TRAINING_CONFIG!r} optimizer_config: {exc}") from None
+        optimizer = optimizers.deserialize(opt_config)
+    except (PurekerasError, TypeError, AttributeError, ValueError) as exc:
+        warnings.warn(
+            f"{where}: the model is loaded uncompiled: its optimizer is not supported ({exc})",
+            stacklevel=4,
+        )
+        return False
     model.compile(
         optimizer=optimizer,
         loss=training.get("loss"),
@@ -158,6 +213,7 @@ def _compile_from(model: Model, training: Any, where: str) -> None:
         steps_per_execution=int(training.get("steps_per_execution", 1) or 1),
         jit_compile=bool(training.get("jit_compile", False)),
     )
+    return True
 
 
 def _read_optimizer(root: h5py.Group, model: Model) -> None:
@@ -189,8 +245,7 @@ def read_model(root: h5py.Group) -> Model:
     training = _json_attr(root, L.TRAINING_CONFIG, required=False)
     if training is None:
         return model
-    _compile_from(model, training, where)
-    if L.OPTIMIZER_WEIGHTS in root:
+    if _compile_from(model, training, where) and L.OPTIMIZER_WEIGHTS in root:
         _read_optimizer(root, model)
     return model
 

@@ -7,10 +7,14 @@ Targets (h5.md §7, §9, §12, §13):
     (per-layer keys Keras 3 refuses are left out by the layer catalog), ``/`` in layer names
     replaced by ``_`` (Keras 3 refuses it), nested Sequential models written without their
     InputLayer (tf_keras numbers a nested Sequential-with-input's calls from 1, Keras 3 from 0;
-    without the InputLayer both number from 0), metrics as plain strings (tf_keras'
-    ``MeanMetricWrapper`` configs break Keras 3 ``fit``), tf_keras' ``Custom>X`` optimizer config,
-    and **no** ``optimizer_weights`` (Keras 3.15.1 cannot restore them and cannot ``fit`` a model
-    loaded with them until recompiled).
+    without the InputLayer both number from 0), per-layer keys Keras 3 refuses dropped
+    (``groups`` of depthwise/separable/transposed convolutions, a one-element BatchNormalization
+    ``axis`` list written as an int), metrics as plain strings (tf_keras' ``MeanMetricWrapper``
+    configs break Keras 3 ``fit``), loss aliases Keras 3 cannot read back (``mse`` →
+    ``mean_squared_error``…), tf_keras' ``Custom>X`` optimizer config, and **no**
+    ``optimizer_weights`` (Keras 3.15.1 cannot restore them and cannot ``fit`` a model loaded with
+    them until recompiled). MultiHeadAttention has no config both accept: refused with
+    :class:`~purekeras_io.errors.TargetCompatibilityError`.
 ``"keras2"``
     What tf_keras writes, optimizer state included (tf_keras restores ``iterations`` and every
     slot). Keras 3 loads it, drops the state and must recompile before ``fit``; it refuses the file
@@ -27,6 +31,7 @@ import json
 import os
 import uuid
 import warnings
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -57,8 +62,10 @@ TARGET_NOTES = {
     ),
     "keras2": (
         "target='keras2': tf_keras 2.x restores the model, its compile settings and the optimizer "
-        "state (iterations and slots). Keras 3.15.1 loads the weights but not the optimizer state, "
-        "and must recompile before fit (h5.md §9 traps 3, 4)."
+        "state (iterations and slots). Keras 3.15.1 treats it as a tf_keras file: it refuses "
+        "models with '/' in layer names, depthwise/separable/transposed convolutions, "
+        "MultiHeadAttention or a nested Sequential with an input shape; otherwise it loads the "
+        "weights but not the optimizer state, and must recompile before fit (h5.md §9, §13)."
     ),
     "keras3": (
         "target='keras3': only Keras 3 loads this file (tf_keras refuses 'batch_shape' and "
@@ -199,7 +206,7 @@ def write_weights(group: h5py.Group, model: Model, dialect: str, version: str) -
     """``layer_names``, ``backend``, ``keras_version`` and one group per layer (h5.md §5)."""
     layers = model.layers
     layer_names = [la.name for la in layers]
-    dup = sorted({n for n in layer_names if layer_names.count(n) > 1})
+    dup = sorted(n for n, c in Counter(layer_names).items() if c > 1)
     if dup:
         raise TargetCompatibilityError(f"model {model.name!r}: duplicate layer names {dup}")
     names = weight_names(model, dialect)

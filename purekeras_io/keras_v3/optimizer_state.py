@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import FormatError
+from ..errors import ConfigError, FormatError
 from ..optimizers import Optimizer, SlotSpec
 
 __all__ = ["optimizer_arrays", "restore_optimizer", "slot_order"]
@@ -49,7 +49,18 @@ def _has_lr_variable(optimizer: Optimizer) -> bool:
 def optimizer_arrays(
     optimizer: Optimizer, trainable: Sequence[Any], target: str
 ) -> list[np.ndarray]:
-    """The optimizer's variables for ``optimizer/vars`` (zeros-state slots if never built)."""
+    """The optimizer's variables for ``optimizer/vars`` (initial-state slots if never built)."""
+    if hasattr(optimizer, "variables"):  # purekeras_io.optimizers owns the layout
+        try:
+            return [np.asarray(a) for _, a in optimizer.variables(trainable, target)]  # type: ignore[arg-type]
+        except ConfigError as exc:
+            raise FormatError(f"optimizer {optimizer.name!r}: {exc}") from None
+    return _fallback_arrays(optimizer, trainable, target)
+
+
+def _fallback_arrays(
+    optimizer: Optimizer, trainable: Sequence[Any], target: str
+) -> list[np.ndarray]:
     n = len(trainable)
     if optimizer.slot_values is None:
         slot_values = [
@@ -74,49 +85,60 @@ def optimizer_arrays(
 
 
 def restore_optimizer(
-    optimizer: Optimizer, arrays: Sequence[np.ndarray], trainable: Sequence[Any], where: str
+    optimizer: Optimizer,
+    arrays: Sequence[np.ndarray],
+    trainable: Sequence[Any],
+    where: str,
+    prefer: str = "keras3",
 ) -> str | None:
     """Set iterations, learning rate and slots from ``optimizer/vars`` (either layout).
 
+    The layout is told by the count (Keras 3's has ``learning_rate``); ``prefer`` breaks a tie.
     Returns a warning text when the count fits neither layout (the state is then left fresh, as
     Keras does), else None.
     """
     if not arrays:
         return None
-    order = slot_order(optimizer, len(trainable))
-    with_lr = 2 + len(order)
-    without_lr = 1 + len(order)
-    if len(arrays) == with_lr and _has_lr_variable(optimizer):
-        slots = list(arrays[2:])
-        lr = np.asarray(arrays[1])
-        if lr.ndim != 0 or lr.dtype.kind != "f":
-            raise FormatError(
-                f"{where}/1: learning_rate must be a float scalar, found {lr.dtype} {lr.shape}"
-            )
-        optimizer.config["learning_rate"] = float(lr)
-    elif len(arrays) == without_lr:
-        slots = list(arrays[1:])
-    else:
+    counts = {d: len(optimizer_arrays(optimizer, trainable, d)) for d in ("keras3", "keras2")}
+    dialects = [d for d in (prefer, "keras3", "keras2") if counts[d] == len(arrays)]
+    if not dialects:
         return (
             f"{where}: skipping optimizer state: {len(arrays)} variables saved, "
-            f"{type(optimizer).__name__} on {len(trainable)} trainable variables has {with_lr} "
-            f"(Keras 3) or {without_lr} (tf_keras)"
+            f"{type(optimizer).__name__} on {len(trainable)} trainable variables has "
+            f"{counts['keras3']} (Keras 3) or {counts['keras2']} (tf_keras)"
         )
+    dialect = dialects[0]
     it = np.asarray(arrays[0])
     if it.ndim != 0 or it.dtype.kind not in "iu":
         raise FormatError(
             f"{where}/0: iteration must be an integer scalar, found {it.dtype} {it.shape}"
         )
-    values: list[dict[str, np.ndarray]] = [{} for _ in trainable]
-    base = len(arrays) - len(slots)
-    for k, ((i, slot), arr) in enumerate(zip(order, slots)):
-        want = tuple(trainable[i].shape)
-        if tuple(arr.shape) != want:
+    expected = optimizer_arrays(optimizer, trainable, dialect)
+    for i, (got, want) in enumerate(zip(arrays, expected)):
+        if tuple(np.shape(got)) != tuple(np.shape(want)):
             raise FormatError(
-                f"{where}/{base + k}: slot {slot.keras3!r} of variable "
-                f"{trainable[i].path or trainable[i].name!r} "
-                f"has shape {tuple(arr.shape)}, expected {want}"
+                f"{where}/{i}: shape {tuple(np.shape(got))}, the {dialect} layout of "
+                f"{type(optimizer).__name__} expects {tuple(np.shape(want))}"
             )
-        values[i][slot.keras3] = np.asarray(arr)
-    optimizer.set_state(int(it), values)
+    setter = getattr(optimizer, "set_from_variables", None)
+    if callable(setter):
+        try:
+            setter(trainable, list(arrays), dialect)
+        except ConfigError as exc:
+            raise FormatError(f"{where}: {exc}") from None
+        return None
+    _fallback_restore(optimizer, arrays, trainable, dialect)
     return None
+
+
+def _fallback_restore(
+    optimizer: Optimizer, arrays: Sequence[np.ndarray], trainable: Sequence[Any], dialect: str
+) -> None:
+    order = slot_order(optimizer, len(trainable))
+    slots = list(arrays[len(arrays) - len(order) :])
+    if dialect == "keras3" and _has_lr_variable(optimizer):
+        optimizer.config["learning_rate"] = float(np.asarray(arrays[1]))
+    values: list[dict[str, np.ndarray]] = [{} for _ in trainable]
+    for (i, slot), arr in zip(order, slots):
+        values[i][slot.keras3] = np.asarray(arr)
+    optimizer.set_state(int(np.asarray(arrays[0])), values)

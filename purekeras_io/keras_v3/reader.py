@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import shutil
+import struct
 import tempfile
 import warnings
 import zipfile
@@ -96,7 +98,7 @@ def _read_json(zf: zipfile.ZipFile, name: str, where: str) -> Any:
         raise FormatError(f"{where}: member {name!r} is larger than {_MAX_JSON} bytes; refused")
     try:
         return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise FormatError(f"{where}: member {name!r} is not valid UTF-8 JSON ({exc})") from None
 
 
@@ -201,18 +203,23 @@ def _read_dataset(ds: Any, limit: int, where: str) -> np.ndarray:
     name = f"{where}: {ds.name}"
     if not isinstance(ds, h5py.Dataset):
         raise FormatError(f"{name} is a group, expected a dataset")
-    if ds.is_virtual or ds.external:
+    try:
+        special = ds.is_virtual or ds.external
+        dtype, shape = ds.dtype, ds.shape
+        tag = ds.attrs.get("dtype") if "dtype" in ds.attrs else None
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
+        raise FormatError(f"{name} cannot be inspected ({exc})") from None
+    if special:
         raise FormatError(f"{name} uses virtual or external storage; refused")
-    dtype = ds.dtype
-    bf16 = ds.attrs.get("dtype") in ("bfloat16", b"bfloat16")
+    bf16 = isinstance(tag, (str, bytes)) and tag in ("bfloat16", b"bfloat16")
     if dtype.kind not in "biuf" and not (dtype.kind == "V" and dtype.itemsize == 2 and bf16):
         raise FormatError(f"{name} has dtype {dtype}; only numeric variables are read")
-    nbytes = int(np.prod(ds.shape, dtype=np.int64)) * dtype.itemsize if ds.shape is not None else 0
+    nbytes = math.prod(int(d) for d in shape) * dtype.itemsize if shape is not None else 0
     if nbytes > limit:
         raise FormatError(f"{name} declares {nbytes} bytes, more than the file can hold; refused")
     try:
         value = ds[()]
-    except (OSError, ValueError, TypeError) as exc:
+    except (OSError, ValueError, TypeError, RuntimeError, MemoryError) as exc:
         raise FormatError(f"{name} cannot be read ({exc})") from None
     arr = np.asarray(value)
     if bf16:
@@ -275,7 +282,7 @@ def read_weights_tree(
     if not arrays:
         return
     message = restore_optimizer(
-        info.optimizer, arrays, model.trainable_weights, f"{where}: optimizer/vars"
+        info.optimizer, arrays, model.trainable_weights, f"{where}: optimizer/vars", dialect
     )
     if message:
         warnings.warn(message, stacklevel=3)
@@ -313,9 +320,11 @@ def _model_from(config: Any, where: str) -> tuple[Model, str]:
     try:
         dialect = detect_dialect(config)
         model = model_from_config(config, dialect)  # type: ignore[arg-type]
-    except (ConfigError, UnsupportedFeatureError) as exc:
+    except ConfigError as exc:
         raise FormatError(f"{where}: {CONFIG_MEMBER}: {exc}") from None
-    except (KeyError, TypeError, IndexError, AttributeError) as exc:
+    except UnsupportedFeatureError:
+        raise
+    except (KeyError, TypeError, IndexError, AttributeError, ValueError, RecursionError) as exc:
         raise FormatError(
             f"{where}: {CONFIG_MEMBER} is malformed ({type(exc).__name__}: {exc})"
         ) from None
@@ -347,7 +356,15 @@ def _open_zip(filepath: Any, where: str) -> Iterator[tuple[zipfile.ZipFile, Any,
         fh.seek(0)
         try:
             zf = zipfile.ZipFile(fh, "r")
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+        except (
+            zipfile.BadZipFile,
+            zipfile.LargeZipFile,
+            OSError,
+            ValueError,
+            EOFError,
+            NotImplementedError,
+            struct.error,
+        ) as exc:
             raise FormatError(f"{where}: not a .keras zip archive ({exc})") from None
         with zf:
             yield zf, fh, size
@@ -402,7 +419,7 @@ def _load_dir(path: str) -> Model:
     with open(cfg_path, "rb") as fh:
         try:
             config = json.loads(fh.read().decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise FormatError(f"{where}: {CONFIG_MEMBER} is not valid JSON ({exc})") from None
     model, dialect = _model_from(config, where)
     limit = max(_MAX_EXPANSION * os.path.getsize(w_path), 1 << 20)

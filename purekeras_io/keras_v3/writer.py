@@ -6,16 +6,17 @@ tf_keras 2.x flavour (its config dialect, no ``name`` attributes, ``[iteration, 
 are not interchangeable: each loader refuses the other's config (keras_v3.md §6).
 
 Output is deterministic: fixed zip timestamps, ``date_saved`` fixed unless given, no
-``shared_object_id``, HDF5 without times. The archive is written to a temporary file beside the
-target and renamed over it, so a failed save leaves no half-written file.
+``shared_object_id``, HDF5 without times. The archive is written in place (as Keras does); a failed
+save removes the partial file.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import suppress
 from typing import Any, BinaryIO
 
 from ..errors import ConfigError
@@ -26,6 +27,7 @@ from ..model.serialize import model_config, serialize_model
 from .h5image import H5Group, build_h5_image
 from .layout import (
     CONFIG_MEMBER,
+    DATE_FORMAT,
     DEFAULT_DATE,
     KERAS_VERSIONS,
     METADATA_MEMBER,
@@ -147,11 +149,26 @@ def _dumps(obj: Any, what: str) -> bytes:
         raise ConfigError(f"{what}: cannot be written as JSON ({exc})") from None
 
 
+def _date(value: str | datetime.datetime | None) -> str:
+    """``date_saved``: fixed by default; a datetime or a ``%Y-%m-%d@%H:%M:%S`` string if given."""
+    if value is None:
+        return DEFAULT_DATE
+    if isinstance(value, datetime.datetime):
+        return value.strftime(DATE_FORMAT)
+    try:
+        datetime.datetime.strptime(str(value), DATE_FORMAT)
+    except ValueError:
+        raise ConfigError(
+            f"date_saved must look like '2026-11-23@19:48:14' ({DATE_FORMAT}), received {value!r}"
+        ) from None
+    return str(value)
+
+
 def build_members(
     model: Model,
     target: str = "keras3",
     include_optimizer: bool = True,
-    date_saved: str | None = None,
+    date_saved: str | datetime.datetime | None = None,
 ) -> list[Member]:
     """The three archive members, in Keras' order; the weights member as streamable parts."""
     check_dialect(target, what="target")
@@ -159,7 +176,7 @@ def build_members(
         raise ConfigError(
             f".keras save: expected a purekeras_io model, received {type(model).__name__}"
         )
-    metadata = {"keras_version": KERAS_VERSIONS[target], "date_saved": date_saved or DEFAULT_DATE}
+    metadata = {"keras_version": KERAS_VERSIONS[target], "date_saved": _date(date_saved)}
     config = model_json(model, target, include_optimizer)
     parts, _size = build_h5_image(list(weights_groups(model, target, include_optimizer)))
     return [
@@ -175,7 +192,7 @@ def save(
     include_optimizer: bool = True,
     target: str = "keras3",
     *,
-    date_saved: str | None = None,
+    date_saved: str | datetime.datetime | None = None,
     fsync_file: bool = False,
     **ignored: Any,
 ) -> None:
@@ -189,32 +206,29 @@ def save(
     if hasattr(filepath, "write"):
         write_zip(filepath, members)
         return
-    path = os.fspath(filepath)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".purekeras-", suffix=".keras.tmp", dir=directory)
+    _write_file(os.fspath(filepath), lambda fh: write_zip(fh, members), fsync_file)
+
+
+def _write_file(path: str, write: Callable[[BinaryIO], Any], sync: bool = False) -> None:
+    """Write in place, as Keras and h5py do (truncating an existing file; a rename-over would
+    hold both files in the page cache at once, which costs seconds at 1 GB). A failed write
+    removes the partial file."""
     try:
-        with os.fdopen(fd, "wb", buffering=0) as fh:
-            write_zip(fh, members)  # type: ignore[arg-type]
-            if fsync_file:
+        with open(path, "wb", buffering=0) as fh:
+            write(fh)  # type: ignore[arg-type]
+            if sync:
                 fsync(fh)  # type: ignore[arg-type]
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        with suppress(OSError):
+            os.unlink(path)
         raise
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def save_weights(model: Model, filepath: Any, target: str = "keras3", **ignored: Any) -> None:
-    """``model.save_weights("x.weights.h5")``: the ``model.weights.h5`` tree as a plain file."""
+    """``model.save_weights("x.weights.h5")``: the ``model.weights.h5`` tree as a plain file
+    (with the optimizer's variables when compiled, as Keras 3 writes it)."""
     check_dialect(target, what="target")
-    parts, _ = build_h5_image(list(weights_groups(model, target, include_optimizer=False)))
+    parts, _ = build_h5_image(list(weights_groups(model, target, include_optimizer=True)))
     if hasattr(filepath, "write"):
         _write_parts(filepath, parts)
         return
@@ -223,17 +237,7 @@ def save_weights(model: Model, filepath: Any, target: str = "keras3", **ignored:
         raise ConfigError(
             f"save_weights: a Keras 3 weights file must end in .weights.h5, received {path!r}"
         )
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".purekeras-", suffix=".h5.tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb", buffering=0) as fh:
-            _write_parts(fh, parts)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    _write_file(path, lambda fh: _write_parts(fh, parts))
 
 
 def _write_parts(fh: BinaryIO, parts: list[Any]) -> None:

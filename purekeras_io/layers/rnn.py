@@ -25,6 +25,8 @@ by ``tests/oracle/test_layers_rnn_attention_oracle.py``):
   stays in reversed time order (Bidirectional flips it back).
 * **Bidirectional**: forward layer named ``forward_<name>``, backward ``backward_<name>`` (a
   copy with ``go_backwards`` flipped); both get ``zero_output_for_mask = return_sequences``.
+  tf_keras also prefixes a given backward layer (``backward_<its name>``); Keras 3 keeps its
+  name and does not double a ``forward_``/``backward_`` prefix already present.
   tf_keras writes ``layer`` = the original layer's config (its own name, no build_config) and
   ``backward_layer`` only when one was given; Keras 3 writes ``layer`` = the forward layer's
   config (named ``forward_<name>``) and always ``backward_layer``, both with ``build_config``.
@@ -126,12 +128,12 @@ def layer_from_entry(value: Any, dialect: Dialect) -> Layer:
 
 
 def clone_layer(layer: Layer, **overrides: Any) -> Layer:
-    """A fresh (unbuilt) copy of ``layer`` with some config values replaced."""
-    entry = nested_entry(layer, "keras3", build=False)
+    """A fresh (unbuilt) copy of ``layer`` with some config values replaced (through a config of
+    the generation it came from, so generation-only values such as ``time_major`` survive)."""
+    dialect = layer.source_dialect
+    entry = nested_entry(layer, dialect, build=False)
     entry["config"].update(overrides)
-    clone = layer_from_entry(entry, "keras3")
-    clone.source_dialect = layer.source_dialect
-    return clone
+    return layer_from_entry(entry, dialect)
 
 
 def _pop_shape(shape: Any) -> tuple[Any, ...]:
@@ -737,7 +739,8 @@ class Bidirectional(Layer):
             states = list(y[1:]) + list(y_rev[1:])
             y, y_rev = y[0], y_rev[0]
         if self.return_sequences:
-            y_rev = y_rev[:, ::-1]
+            time_axis = 0 if self.forward_layer.config.get("time_major") else 1
+            y_rev = np.flip(y_rev, axis=time_axis)
         merge = self.config["merge_mode"]
         if merge == "concat":
             out: Any = np.concatenate([y, y_rev], axis=-1)

@@ -150,12 +150,17 @@ class Model(Layer):
 
     # ------------------------------------------------------------------ inference
 
-    def predict(self, x: Any, batch_size: int | None = None, verbose: Any = 0, **kwargs: Any) -> Any:
+    def predict(
+        self, x: Any, batch_size: int | None = None, verbose: Any = 0, **kwargs: Any
+    ) -> Any:
         """NumPy reference forward pass in inference mode, batch by batch."""
         if batch_size is None:
             return self.call(x)
-        first = x if not isinstance(x, (list, tuple, dict)) else next(iter(
-            x.values() if isinstance(x, dict) else x))
+        first = (
+            x
+            if not isinstance(x, (list, tuple, dict))
+            else next(iter(x.values() if isinstance(x, dict) else x))
+        )
         n = len(first)
         parts = []
         for start in range(0, n, batch_size):
@@ -206,7 +211,10 @@ class Model(Layer):
         out("=" * line_length)
         for layer in self.layers:
             shape = _output_shape_text(layer)
-            out(f"{(layer.name + ' (' + layer.class_name() + ')'):<40}{shape:<30}{layer.count_params():>12,}")
+            label = f"{layer.name} ({layer.class_name()})"
+            out(
+                f"{label:<40}{shape:<30}{layer.count_params():>12,}"
+            )
         out("=" * line_length)
         total = sum(int(np.prod(v.shape)) for v in self.weights)
         trainable = sum(int(np.prod(v.shape)) for v in self.trainable_weights)

@@ -102,7 +102,7 @@ def _module_for(key: str) -> str | None:
 
 
 def render_value(key: str, value: Any, dialect: Dialect) -> Any:
-    """Render one neutral config value for ``dialect`` (objects get ``module``/``registered_name``)."""
+    """Render one neutral config value for ``dialect`` (objects get module and registered_name)."""
     if key == "dtype":
         return render_dtype(value, dialect)
     module = _module_for(key)

@@ -23,7 +23,9 @@ __all__ = ["Functional", "GraphMap", "map_graph"]
 class GraphMap:
     """The result of mapping a graph: nodes by depth, layers in Keras order, the nodes kept."""
 
-    def __init__(self, nodes_by_depth: dict[int, list[Node]], layers: list[Layer], nodes: set[Node]):
+    def __init__(
+        self, nodes_by_depth: dict[int, list[Node]], layers: list[Layer], nodes: set[Node]
+    ):
         self.nodes_by_depth = nodes_by_depth
         self.layers = layers
         self.nodes = nodes
@@ -49,20 +51,32 @@ def map_graph(inputs: list[KerasTensor], outputs: list[KerasTensor]) -> GraphMap
     layer_indices: dict[Layer, int] = {}
     input_nodes = {id(_history_node(t)) for t in inputs}
 
-    def visit(t: KerasTensor) -> None:
-        node = _history_node(t)
-        if node in finished:
-            return
-        if node in in_progress:
-            raise ConfigError(f"the graph has a cycle at layer {node.layer.name!r}")
-        layer_indices.setdefault(node.layer, len(layer_indices))
-        in_progress.add(node)
-        if id(node) not in input_nodes:
-            for parent in node.input_tensors:
-                visit(parent)
-        finished.add(node)
-        in_progress.discard(node)
-        decreasing.append(node)
+    def visit(root: KerasTensor) -> None:
+        # Depth-first, parents in argument order, iterative (deep graphs exceed Python's stack).
+        stack: list[tuple[Node, int]] = []
+
+        def enter(t: KerasTensor) -> None:
+            node = _history_node(t)
+            if node in finished:
+                return
+            if node in in_progress:
+                raise ConfigError(f"the graph has a cycle at layer {node.layer.name!r}")
+            layer_indices.setdefault(node.layer, len(layer_indices))
+            in_progress.add(node)
+            stack.append((node, 0))
+
+        enter(root)
+        while stack:
+            node, i = stack[-1]
+            parents = [] if id(node) in input_nodes else node.input_tensors
+            if i < len(parents):
+                stack[-1] = (node, i + 1)
+                enter(parents[i])
+                continue
+            stack.pop()
+            finished.add(node)
+            in_progress.discard(node)
+            decreasing.append(node)
 
     for t in outputs:
         visit(t)
@@ -160,7 +174,8 @@ class Functional(Model):
             for layer in self.input_layers:
                 if layer.name not in inputs:
                     raise ConfigError(
-                        f"model {self.name!r}: missing input {layer.name!r}; received keys {sorted(inputs)}"
+                        f"model {self.name!r}: missing input {layer.name!r}; "
+                        f"received keys {sorted(inputs)}"
                     )
                 values.append(inputs[layer.name])
         elif isinstance(inputs, (list, tuple)) and len(self.inputs) > 1:
@@ -210,7 +225,9 @@ class Functional(Model):
                         kwargs_[f"{arg_name}_mask"] = m
             result = node.layer.call(*args, **kwargs_) if args else node.layer.call(**kwargs_)
             outs = result if isinstance(result, (list, tuple)) else [result]
-            out_mask = node.layer.compute_mask(args[0] if args else None, in_mask if has_mask else None)
+            out_mask = node.layer.compute_mask(
+                args[0] if args else None, in_mask if has_mask else None
+            )
             out_masks = out_mask if isinstance(out_mask, (list, tuple)) else [out_mask] * len(outs)
             for t, value, m in zip(node.outputs, outs, out_masks):
                 values[id(t)] = value

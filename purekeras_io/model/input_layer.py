@@ -23,7 +23,9 @@ class InputLayer(Layer):
             if alias in kwargs:
                 value = kwargs.pop(alias)
                 if value is not None:
-                    kwargs["batch_shape"] = list(value) if alias != "input_shape" else [batch_size, *value]
+                    kwargs["batch_shape"] = (
+                        list(value) if alias != "input_shape" else [batch_size, *value]
+                    )
         if shape is not None and kwargs.get("batch_shape") is None:
             kwargs["batch_shape"] = [batch_size, *tuple(shape)]
         kwargs.pop("trainable", None)
@@ -32,12 +34,18 @@ class InputLayer(Layer):
         super().__init__(**kwargs)
         self.config.pop("trainable", None)
         shape_ = self.config.get("batch_shape")
-        self.config["batch_shape"] = None if shape_ is None else [None if d is None else int(d) for d in shape_]
+        self.config["batch_shape"] = (
+            None if shape_ is None else [None if d is None else int(d) for d in shape_]
+        )
         node = Node(self, (), {})
         dtype = str(self.config.get("dtype") or "float32")
         node.outputs = [
-            KerasTensor(tuple(self.config["batch_shape"] or (None,)), dtype, (self, 0, 0),
-                        sparse=bool(self.config.get("sparse")))
+            KerasTensor(
+                tuple(self.config["batch_shape"] or (None,)),
+                dtype,
+                (self, 0, 0),
+                sparse=bool(self.config.get("sparse")),
+            )
         ]
         self.inbound_nodes.append(node)
         self.built = True
@@ -54,13 +62,15 @@ class InputLayer(Layer):
         out = {key: shape}
         out.update(config)
         ordered = [key, "dtype", "sparse", "ragged", "name", "optional"]
-        return {k: out[k] for k in ordered if k in out} | {k: v for k, v in out.items() if k not in ordered}
+        return {k: out[k] for k in ordered if k in out} | {
+            k: v for k, v in out.items() if k not in ordered
+        }
 
     def call(self, inputs: Any, **kwargs: Any) -> Any:
         return inputs
 
 
-def Input(  # noqa: N802 - Keras' spelling
+def Input(
     shape: Any = None,
     batch_size: int | None = None,
     name: str | None = None,
@@ -76,7 +86,10 @@ def Input(  # noqa: N802 - Keras' spelling
             raise TypeError("Input: give `shape` (without the batch size) or `batch_shape`")
         batch_shape = [batch_size, *tuple(shape)]
     layer = InputLayer(
-        batch_shape=list(batch_shape), name=name, dtype=dtype or "float32", sparse=sparse,
+        batch_shape=list(batch_shape),
+        name=name,
+        dtype=dtype or "float32",
+        sparse=sparse,
         optional=optional,
     )
     return layer.output

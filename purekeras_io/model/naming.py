@@ -1,4 +1,4 @@
-"""Keras' automatic names: snake_case of the class name, made unique per process with ``_1``, ``_2``."""
+"""Keras' automatic names: snake_case of the class name, made unique with ``_1``, ``_2``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ _COUNTS: defaultdict[str, int] = defaultdict(int)
 
 
 def snake_case(name: str) -> str:
-    """``GlobalAveragePooling2D`` → ``global_average_pooling2d``; ``ReLU`` → ``re_lu`` (as Keras)."""
+    """``GlobalAveragePooling2D`` → ``global_average_pooling2d``, ``ReLU`` → ``re_lu``."""
     name = re.sub(r"\W+", "", name)
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
     name = re.sub(r"([a-z])([A-Z])", r"\1_\2", name)

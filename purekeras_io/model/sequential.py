@@ -16,7 +16,9 @@ __all__ = ["Sequential"]
 class Sequential(Model):
     """A stack of layers, as ``keras.Sequential``; ``model.layers`` excludes the InputLayer."""
 
-    def __init__(self, layers: list[Any] | None = None, name: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, layers: list[Any] | None = None, name: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(name=name, **kwargs)
         self._layers: list[Layer] = []
         self.input_layer: InputLayer | None = None
@@ -41,21 +43,24 @@ class Sequential(Model):
         if not self._layers and self.input_layer is None and item.batch_input_shape is not None:
             self.input_layer = InputLayer(
                 batch_shape=list(item.batch_input_shape),
-                dtype=item.config.get("dtype") if item.config.get("dtype") and not str(
-                    item.config.get("dtype")).startswith("mixed") else "float32",
+                dtype=item.config.get("dtype")
+                if item.config.get("dtype")
+                and not str(item.config.get("dtype")).startswith("mixed")
+                else "float32",
                 name=None,
             )
         self._layers.append(item)
         if self.input_layer is not None:
-            self._build_graph()
+            if self.built and getattr(self, "output", None) is not None and len(self._layers) > 1:
+                self.output = item(self.output)  # extend the built chain by one call
+            else:
+                self._build_graph()
 
     def _build_graph(self) -> None:
         assert self.input_layer is not None
         x: Any = self.input_layer.output
         for layer in self._layers:
-            if layer.inbound_nodes and any(
-                n.args and n.args[0] is x for n in layer.inbound_nodes
-            ):
+            if layer.inbound_nodes and any(n.args and n.args[0] is x for n in layer.inbound_nodes):
                 x = next(n for n in layer.inbound_nodes if n.args and n.args[0] is x).outputs[0]
                 continue
             x = layer(x)

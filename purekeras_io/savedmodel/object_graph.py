@@ -266,6 +266,7 @@ def variable_names(model: Model) -> dict[int, str]:
     layers of a (nested) model are not scoped by the model's name.
     """
     names: dict[int, str] = {}
+    _ = model.weights  # wrappers fill in their variables' paths when their weights are listed
 
     def visit_layer(layer: Layer, scope: str) -> None:
         if isinstance(layer, Model):
@@ -274,7 +275,9 @@ def variable_names(model: Model) -> dict[int, str]:
             return
         here = f"{scope}/{layer.name}" if scope else layer.name
         for var in layer.own_variables:
-            names.setdefault(id(var), f"{here}/{var.name}")
+            # wrappers record tf_keras' own name where it differs (TimeDistributed: td/kernel)
+            keras2 = var.extra.get("keras2_path")
+            names.setdefault(id(var), str(keras2) if keras2 else f"{here}/{var.name}")
         for sub in layer.sublayers().values():
             visit_layer(sub, here)
 

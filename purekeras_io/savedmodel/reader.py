@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from google.protobuf.message import DecodeError, Message
 
 from .._proto.keras import saved_metadata_pb2
 from .._proto.tf import saved_model_pb2, trackable_object_graph_pb2
-from ..errors import ConfigError, FormatError
+from ..errors import FormatError
 from ..model.base import Model
 from ..model.serialize import model_from_config
 from ..tensorbundle import BundleReader
@@ -36,6 +37,9 @@ from .object_graph import build_model_graph
 from .optimizer_state import restore_optimizer_state
 
 __all__ = ["load", "read_root_metadata"]
+
+# What building a model from a damaged config can raise (reported as FormatError).
+_CONFIG_ERRORS = (ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError)
 
 _MAX_PB_BYTES = 1 << 31
 
@@ -83,7 +87,7 @@ def read_root_metadata(dirpath: str | os.PathLike[str]) -> dict[str, Any]:
             )
     try:
         meta = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise FormatError(f"{where}: root metadata is not valid JSON ({exc})") from None
     if not isinstance(meta, dict):
         raise FormatError(f"{where}: root metadata is a {type(meta).__name__}, expected an object")
@@ -187,6 +191,24 @@ def _restore_weights(model: Model, reader: BundleReader,
             f"{where}: the checkpoint has no value for {len(missing)} variable(s) of the model: "
             f"{missing[:10]}"
         )
+    # Values the checkpoint holds directly under a layer that the model has no variable for
+    # (a layer left unbuilt, a class whose weights the catalog names differently…).
+    used = {mapping[i] for i, _ in graph.variables()}
+    unused = []
+    for ours, theirs in mapping.items():
+        if graph.nodes[ours].kind == "variable":
+            continue
+        for ref in tog.nodes[theirs].children:
+            child = int(ref.node_id)
+            if 0 <= child < len(tog.nodes) and child not in used and _value_key(tog, child):
+                unused.append(".".join(["root", *paths[ours], ref.local_name]))
+    if unused:
+        warnings.warn(
+            f"{where}: {len(unused)} checkpoint value(s) under the model's layers were not "
+            f"used: {unused[:10]}",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _restore_optimizer(model: Model, reader: BundleReader,
@@ -213,7 +235,14 @@ def _restore_optimizer(model: Model, reader: BundleReader,
                 break
             slots.append(_tensor(reader, key, where))
             k += 1
-    restore_optimizer_state(model, optimizer, iterations, slots)
+    if not restore_optimizer_state(model, optimizer, iterations, slots):
+        warnings.warn(
+            f"{where}: the checkpoint's {len(slots)} optimizer slot variables do not fit "
+            f"{type(optimizer).__name__} on the model's {len(model.trainable_weights)} trainable "
+            "variables; the optimizer keeps only iterations",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def load(dirpath: str | os.PathLike[str], **kwargs: Any) -> Model:
@@ -227,10 +256,16 @@ def load(dirpath: str | os.PathLike[str], **kwargs: Any) -> Model:
         raise FormatError(f"{root / layout.SAVED_MODEL_FILENAME}: no MetaGraphDef")
     meta = read_root_metadata(root)
     where_md = str(root / layout.KERAS_METADATA_FILENAME)
+    config = _model_config(meta, where_md)
     try:
-        model = model_from_config(_model_config(meta, where_md))
-    except ConfigError as exc:
-        raise FormatError(f"{where_md}: the root model config cannot be read: {exc}") from None
+        model = model_from_config(config)
+        if not model.built and meta.get("build_input_shape") is not None:
+            # a Sequential built with model.build(shape): the shape is only in the metadata
+            model.build(tuple(decode_json(meta["build_input_shape"])))
+    except _CONFIG_ERRORS as exc:
+        raise FormatError(
+            f"{where_md}: the root model config cannot be read: {type(exc).__name__}: {exc}"
+        ) from exc
     prefix = root / layout.VARIABLES_DIR / layout.VARIABLES_PREFIX
     where = f"{prefix}.index"
     if not Path(where).exists():
@@ -239,8 +274,10 @@ def load(dirpath: str | os.PathLike[str], **kwargs: Any) -> Model:
     if training is not None:
         try:
             model.compile(**compile_kwargs(decode_json(training)))
-        except ConfigError as exc:
-            raise FormatError(f"{where_md}: training_config cannot be used: {exc}") from None
+        except _CONFIG_ERRORS as exc:
+            raise FormatError(
+                f"{where_md}: training_config cannot be used: {type(exc).__name__}: {exc}"
+            ) from exc
     with BundleReader(prefix) as reader:
         tog = _read_tog(reader, where)
         _restore_weights(model, reader, tog, where)

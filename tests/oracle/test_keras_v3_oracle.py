@@ -202,6 +202,16 @@ def ours(workdir: Path, oracle: Any) -> list[dict[str, Any]]:
             case["iterations"] = model.optimizer.iterations
             case["optimizer_class"] = type(model.optimizer).__name__
         keras_v3.save(model, workdir / case["file"], target=target)
+        if name in ("seed", "convnet", "transformer"):  # .weights.h5 both ways
+            keras_v3.save_weights(model, workdir / f"ours_{name}_back.weights.h5")
+            for var in model.weights:
+                var.assign(var.value + 0.5)
+            keras_v3.save_weights(model, workdir / f"ours_{name}.weights.h5")
+            _save_npz(workdir / f"ours_{name}_w2.npz", [v.value for v in model.weights])
+            keras_v3.load_weights(model, workdir / f"ours_{name}_back.weights.h5")
+            case["weights_h5"] = f"ours_{name}.weights.h5"
+            case["weights_h5_ref"] = f"ours_{name}_w2.npz"
+            case["weights_h5_back"] = f"ours_{name}_back.weights.h5"
         _save_npz(workdir / case["weights"], [v.value for v in model.weights])
         np.savez(
             workdir / case["io"],
@@ -247,6 +257,8 @@ def test_keras3_loads_ours(results: dict[str, Any], backend: str, name: str) -> 
     assert res["n_outputs"][0] == res["n_outputs"][1]
     for out in res["outputs"]:
         assert out["max_diff"] < 1e-4 * max(out["scale"], 1e-6), res["outputs"]
+    if name in ("seed", "convnet", "transformer"):
+        assert res["weights_h5_equal"], "Keras 3 load_weights of our .weights.h5"
 
 
 @pytest.mark.parametrize("name", COMPILED)
@@ -291,6 +303,12 @@ def test_we_read_keras3_files(
         np.testing.assert_array_equal(
             np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
         )
+    fresh = keras_v3.load(workdir / f"ours_{name}.keras")
+    keras_v3.load_weights(fresh, workdir / f"k3_{backend}_{name}.weights.h5")
+    for a, b in zip(fresh.weights, ref_w):
+        np.testing.assert_array_equal(a.value, b)
+    assert fresh.optimizer is not None
+    assert fresh.optimizer.iterations == info["iterations"]
     with np.load(workdir / f"k3_{backend}_{name}_io.npz") as z:
         xs = [z[k] for k in sorted(k for k in z.files if k.startswith("x"))]
         ys = [z[k] for k in sorted(k for k in z.files if k.startswith("y"))]

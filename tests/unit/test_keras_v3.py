@@ -149,13 +149,13 @@ def test_save_format_keras_dispatch(tmp_path: Path) -> None:
 def test_weights_h5_round_trip(tmp_path: Path) -> None:
     m = _conv()
     path = tmp_path / "w.weights.h5"
-    keras_v3.save_weights(m, path)
+    m.save_weights(path)  # dispatched here by the .weights.h5 suffix
     tree = _weights_tree(path.read_bytes())
     assert tree["layers/conv2d/vars/0"] == ((3, 3, 3, 4), "float32")
     m2 = _conv()
     for v in m2.weights:
         v.assign(np.zeros(v.shape))
-    keras_v3.load_weights(m2, path)
+    m2.load_weights(path)
     for a, b in zip(m.get_weights(), m2.get_weights()):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(pk.ConfigError, match=r"weights\.h5"):
@@ -206,6 +206,8 @@ def test_byte_determinism(tmp_path: Path) -> None:
     keras_v3.save(_conv(), b, date_saved="2026-11-23@19:48:14")
     meta = json.loads(zipfile.ZipFile(b).read("metadata.json"))
     assert meta == {"keras_version": "3.15.1", "date_saved": "2026-11-23@19:48:14"}
+    with pytest.raises(pk.ConfigError, match="date_saved"):
+        keras_v3.save(_conv(), b, date_saved="yesterday")
 
 
 def test_zip_layout_as_keras(tmp_path: Path) -> None:
@@ -469,6 +471,9 @@ def test_bad_json(good: Path) -> None:
     members["config.json"] = b"{not json"
     with pytest.raises(FormatError, match=r"config\.json"):
         keras_v3.load(_rezip(good, members))
+    members["config.json"] = b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(FormatError, match=r"config\.json"):
+        keras_v3.load(_rezip(good, members))
     members["config.json"] = b"[1, 2]"
     with pytest.raises(FormatError, match="class_name"):
         keras_v3.load(_rezip(good, members))
@@ -598,3 +603,63 @@ def test_unzipped_directory(good: Path, tmp_path: Path) -> None:
 def test_no_temp_files_left(tmp_path: Path) -> None:
     keras_v3.save(_seed(), tmp_path / "m.keras")
     assert sorted(os.listdir(tmp_path)) == ["m.keras"]
+
+
+def test_random_corruption_only_format_errors(good: Path) -> None:
+    """Any single corrupted byte either still loads or raises FormatError (CRCs catch the rest)."""
+    data = good.read_bytes()
+    rng = np.random.default_rng(7)
+    bad = good.with_name("fuzz.keras")
+    positions = list(rng.integers(0, len(data), 60)) + list(range(len(data) - 120, len(data), 2))
+    for pos in positions:
+        mutated = bytearray(data)
+        mutated[pos] ^= int(rng.integers(1, 256))
+        bad.write_bytes(bytes(mutated))
+        try:
+            keras_v3.load(bad)
+        except FormatError:
+            pass
+
+
+def test_h5_image_dtypes_and_shapes() -> None:
+    """Scalars, empty arrays, big-endian, non-contiguous and integer arrays come back equal."""
+    from purekeras_io.keras_v3.h5image import H5Group, build_h5_image
+
+    arrays = [
+        np.array(3, dtype="int64"),
+        np.zeros((0, 4), "float32"),
+        np.arange(6, dtype=">f8").reshape(2, 3),
+        np.arange(12, dtype="float32").reshape(3, 4)[:, ::2],
+        np.arange(5, dtype="uint8"),
+        np.array([True, False]),
+    ]
+    parts, size = build_h5_image([H5Group("a/vars", "x", arrays), H5Group("vars", None, [])])
+    data = b"".join(zipstream.byte_view(p).tobytes() for p in parts)
+    assert len(data) == size
+    with h5py.File(io.BytesIO(data), "r") as f:
+        assert f["a/vars"].attrs["name"] == "x" and len(f["vars"]) == 0
+        for i, a in enumerate(arrays):
+            got = f[f"a/vars/{i}"][()]
+            assert got.shape == a.shape
+            np.testing.assert_array_equal(got, a)
+
+
+def test_crc32_implementation_matches_zlib() -> None:
+    data = np.random.default_rng(1).bytes(1 << 20)
+    assert zipstream.crc32(data) == zlib.crc32(data)
+    assert zipstream.crc32(data[500:], zipstream.crc32(data[:500])) == zlib.crc32(data)
+
+
+def test_shape_bomb_refused(good: Path) -> None:
+    def bomb(f: Any) -> None:
+        del f["layers/dense/vars/0"]
+        f.create_dataset(
+            "layers/dense/vars/0",
+            shape=(1 << 40,),
+            dtype="f4",
+            chunks=(1 << 16,),
+            compression="gzip",
+        )
+
+    with pytest.raises(FormatError, match="declares 4398046511104 bytes"):
+        keras_v3.load(_edit_weights(good, bomb))

@@ -122,13 +122,20 @@ def test_errors_name_the_value() -> None:
 
 def test_compile_records_optimizer_and_state() -> None:
     model = seed_model()
-    model.compile(optimizer=pk.optimizers.Adam(learning_rate=0.01), loss="mse", metrics=["accuracy"])
+    model.compile(
+        optimizer=pk.optimizers.Adam(learning_rate=0.01), loss="mse", metrics=["accuracy"]
+    )
     assert model.compiled
     opt = model.optimizer
     assert opt is not None
     opt.build(model.trainable_weights)
-    slots = [{"momentum": np.full(v.shape, 0.5, "float32"), "velocity": np.full(v.shape, 0.25, "float32")}
-             for v in model.trainable_weights]
+    slots = [
+        {
+            "momentum": np.full(v.shape, 0.5, "float32"),
+            "velocity": np.full(v.shape, 0.25, "float32"),
+        }
+        for v in model.trainable_weights
+    ]
     opt.set_state(7, slots)
     assert opt.iterations == 7
     assert len(opt.flat_slots()) == 4

@@ -30,7 +30,7 @@ for info in pkgutil.walk_packages(purekeras_io.__path__, "purekeras_io."):
 bad = sorted(m for m in sys.modules if m.split(".")[0] in %r)
 print(json.dumps({"modules": names, "forbidden": bad, "import_seconds": elapsed,
                   "file": purekeras_io.__file__}))
-""" % (FORBIDDEN,)
+""".replace("%r", repr(FORBIDDEN))
 
 
 def test_fresh_install_imports_without_tensorflow(tmp_path: Path) -> None:

@@ -159,6 +159,14 @@ def check_case(case, d):
         a.shape == b.shape and np.array_equal(a.astype(np.float64), b.astype(np.float64))
         for a, b in zip(theirs, ours)
     )
+    if case.get("weights_h5"):
+        m.load_weights(os.path.join(d, case["weights_h5"]))
+        ref = _load_npz(os.path.join(d, case["weights_h5_ref"]))
+        got_w = [_to_np(w) for w in m.weights]
+        res["weights_h5_equal"] = len(ref) == len(got_w) and all(
+            a.shape == b.shape and np.array_equal(a, b) for a, b in zip(got_w, ref)
+        )
+        m.load_weights(os.path.join(d, case["weights_h5_back"]))  # the .keras weights again
     res["compiled"] = getattr(m, "optimizer", None) is not None and bool(
         getattr(m, "compiled", True)
     )
@@ -194,6 +202,7 @@ def write_keras_files(d, backend):
         m.fit(x, y, epochs=2, batch_size=4, verbose=0)
         path = os.path.join(d, f"k3_{backend}_{name}.keras")
         m.save(path)
+        m.save_weights(os.path.join(d, f"k3_{backend}_{name}.weights.h5"))
         opt_vals = [_to_np(v) for v in m.optimizer.variables]
         pred = _flat_outputs(m.predict(x, verbose=0))
         _save_npz(
