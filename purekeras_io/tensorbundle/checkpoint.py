@@ -18,7 +18,7 @@ Object graph (``root="model"``, tf_keras' own layout; node ids = breadth-first d
              │           ─ _iterations, _learning_rate
              │           ─ _index_dict, _momentums/_velocities/… (lists aliasing the slots;
              │             only once the optimizer is built), Nadam's _u_product
-             ─ root → 0   (self edge: tf_keras' Checkpoint(root=model))
+             ─ root → 0   (a self edge; tf_keras writes it last)
 
 Keys are ``<first BFS path>/.ATTRIBUTES/VARIABLE_VALUE``: ``layer_with_weights-0/kernel/…``,
 ``optimizer/_variables/3/…``. tf_keras also tracks attributes without values as empty nodes
@@ -29,8 +29,14 @@ change no key, only the object-graph bytes. Nodes tf_keras adds after ``fit`` / 
 
 ``root="checkpoint"`` writes what ``tf.train.Checkpoint(model=model).write(prefix)`` writes: a
 root with one child ``model`` (keys ``model/layer_with_weights-0/…``), for
-``tf.train.Checkpoint(model=m).restore(prefix)``. One layout cannot serve both: TF matches the
-restoring root object to node 0 and walks child names from there.
+``tf.train.Checkpoint(model=m).restore(prefix)``. Neither layout serves the other entry point (TF
+binds the restoring object to node 0 and walks child names from there; measured: tf_keras'
+layout restores nothing through ``Checkpoint(model=…)``, and ``load_weights`` on the
+``Checkpoint`` layout fails "Nothing except the root object matched"). ``root="both"`` serves
+both: tf_keras' layout plus ``root → model → <a twin node with the root's children>``; keys stay
+tf_keras' (the first BFS paths do not change), only the object graph gains one node. TF 2.21
+restores every variable and the optimizer state through both entry points, and ``load_weights``
+even passes ``assert_consumed``.
 
 :func:`load_weights` reads either layout (and a SavedModel's ``variables/``): it finds the model
 node (node 0, or node 0's ``model`` child when node 0 has no ``layer-*`` children), walks the
@@ -84,8 +90,10 @@ __all__ = [
 CHECKPOINT_STATE_FILENAME = "checkpoint"
 """The ``CheckpointState`` text file beside the bundle (``tf.train.latest_checkpoint`` reads it)."""
 OBJECT_GRAPH_KEY = layout.OBJECT_GRAPH_KEY
-ROOTS = ("model", "checkpoint")
-"""``model``: tf_keras ``save_weights`` layout; ``checkpoint``: ``tf.train.Checkpoint(model=…)``."""
+ROOTS = ("model", "checkpoint", "both")
+"""``model``: tf_keras ``save_weights`` layout (byte-identical); ``checkpoint``:
+``tf.train.Checkpoint(model=…).write``; ``both``: ``model`` plus a ``model`` child, restorable by
+either entry point."""
 
 _ATTRIBUTES = "/.ATTRIBUTES/"
 
@@ -241,7 +249,11 @@ def build_checkpoint_graph(
     optimizer = model.optimizer if include_optimizer else None
     if optimizer is not None:
         _add_optimizer(graph, model, optimizer)
-    if root == "model":
+    if root == "both":
+        twin = graph.add(GraphNode("user_object", checkpoint_only=True))
+        graph.nodes[twin].children = list(graph.nodes[0].children)
+        graph.add_child(0, "model", twin)
+    if root in ("model", "both"):
         graph.add_child(0, "root", 0)
         return _renumbered(graph, 0)
     top = graph.add(GraphNode("user_object", checkpoint_only=True))
@@ -299,10 +311,16 @@ def save_weights(
     """Write ``model``'s weights (and optimizer state) as tf_keras ``model.save_weights(prefix)``
     does in TF format: ``<prefix>.index``, ``<prefix>.data-00000-of-00001`` and the
     ``checkpoint`` state file. ``root="checkpoint"`` writes ``tf.train.Checkpoint(model=…)``'s
-    layout instead. Keyword arguments of Keras' signature (``options``, ``overwrite``…) are
-    accepted and ignored."""
+    layout instead, ``root="both"`` one that both ``model.load_weights`` and
+    ``tf.train.Checkpoint(model=…).restore`` restore (module docstring). Keyword arguments of
+    Keras' signature (``options``, ``overwrite``…) are accepted and ignored."""
     del ignored
     path = os.fspath(prefix)
+    if not getattr(model, "built", True):
+        raise ConfigError(
+            f"save_weights: the weights of model {model.name!r} have not yet been created (the "
+            f"model is not built; tf_keras refuses too): call it on data or build it first"
+        )
     graph = build_checkpoint_graph(model, include_optimizer=include_optimizer, root=root)
     keys = graph.checkpoint_keys()
     tog = graph.trackable_object_graph(keys).SerializeToString()

@@ -1,11 +1,12 @@
 """TF2 object-based checkpoints against tf_keras 2.21 / TF 2.21, ONE oracle process
 (``checkpoint_check.py``).
 
-* Ours → TF: tf_keras ``model.load_weights(prefix)`` (``root="model"``) and
-  ``tf.train.Checkpoint(model=m).restore(prefix)`` (``root="checkpoint"``) on a model built from
-  our ``to_json("keras2")`` restore every variable: tf_keras' re-save of the restored model has
-  our keys and our values, key for key (variables are random, so a missed restore shows), its
-  predictions equal ours, and ``iterations``, every optimizer slot and the learning rate come back.
+* Ours → TF: tf_keras ``model.load_weights(prefix)`` (``root="model"`` or ``"both"``) and
+  ``tf.train.Checkpoint(model=m).restore(prefix)`` (``root="checkpoint"`` or ``"both"``) on a
+  model built from our ``to_json("keras2")`` restore every variable: tf_keras' re-save of the
+  restored model has our keys and our values, key for key (variables are random, so a missed
+  restore shows), its predictions equal ours, and ``iterations``, every optimizer slot and the
+  learning rate come back.
   ``tf.train.latest_checkpoint`` finds our ``checkpoint`` state file.
 * TF → ours: ``load_weights`` reads tf_keras ``save_weights`` checkpoints (seed, CNN + BatchNorm,
   Adam / RMSprop / Nadam after one training step, Bidirectional LSTM, nested Sequential,
@@ -46,6 +47,7 @@ FUNCTION_CHILDREN = frozenset(
     {"train_function", "train_tf_function", "test_function", "predict_function",
      "_adapt_function"}
 )
+U_PRODUCT = "optimizer/_u_product/.ATTRIBUTES/VARIABLE_VALUE"
 TF_MADE = ["seed", "cnn_bn", "adam", "rmsprop", "nadam", "rnn", "nested", "mha", "norm"]
 TF_BYTE_IDENTICAL = ["seed", "cnn_bn", "rnn", "nested", "mha"]
 
@@ -108,7 +110,7 @@ def _rnn() -> tuple[Model, np.ndarray]:
 
 def _nested() -> tuple[Model, np.ndarray]:
     inner = pk.Sequential([L.Dense(4, input_shape=(3,)), L.Dense(2)])
-    m = pk.Sequential([inner, L.Dense(1)])
+    m = pk.Sequential([pk.Input((3,)), inner, L.Dense(1)])
     return m, np.random.RandomState(4).rand(4, 3).astype("float32")
 
 
@@ -121,17 +123,21 @@ def _mha() -> tuple[Model, np.ndarray]:
     return m, np.random.RandomState(5).rand(2, 4, 3).astype("float32")
 
 
-# name → (builder, root)
-OURS: dict[str, tuple[Callable[[], tuple[Model, np.ndarray]], str]] = {
-    "seed": (_seed, "model"),
-    "seed_adam": (_seed_adam, "model"),
-    "cnn_bn": (_cnn_bn, "model"),
-    "rnn": (_rnn, "model"),
-    "nested": (_nested, "model"),
-    "mha": (_mha, "model"),
-    "seed_adam_ckpt": (_seed_adam, "checkpoint"),
-    "rnn_ckpt": (_rnn, "checkpoint"),
+# name → (builder, our layout `root`, TF's restore entry point)
+OURS: dict[str, tuple[Callable[[], tuple[Model, np.ndarray]], str, str]] = {
+    "seed": (_seed, "model", "load_weights"),
+    "seed_adam": (_seed_adam, "model", "load_weights"),
+    "cnn_bn": (_cnn_bn, "model", "load_weights"),
+    "rnn": (_rnn, "model", "load_weights"),
+    "nested": (_nested, "model", "load_weights"),
+    "mha": (_mha, "model", "load_weights"),
+    "seed_adam_ckpt": (_seed_adam, "checkpoint", "checkpoint"),
+    "rnn_ckpt": (_rnn, "checkpoint", "checkpoint"),
+    "seed_adam_both_lw": (_seed_adam, "both", "load_weights"),
+    "seed_adam_both_ck": (_seed_adam, "both", "checkpoint"),
+    "cnn_bn_both_ck": (_cnn_bn, "both", "checkpoint"),
 }
+WITH_OPTIMIZER = [n for n, (build, _, _) in OURS.items() if build()[0].optimizer is not None]
 
 
 # ============================================================================ helpers
@@ -195,7 +201,7 @@ def run(oracle: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]
     d = tmp_path_factory.mktemp("checkpoint_oracle")
     entries = []
     models: dict[str, Model] = {}
-    for k, (name, (build, root)) in enumerate(OURS.items()):
+    for k, (name, (build, root, how)) in enumerate(OURS.items()):
         model, x = build()
         _randomize(model, 10 + k)
         if model.optimizer is not None:
@@ -207,7 +213,7 @@ def run(oracle: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]
         opt = model.optimizer.serialize("keras2") if model.optimizer is not None else None
         entries.append({
             "name": name, "prefix": str(prefix), "json": str(d / f"{name}.json"),
-            "optimizer": opt, "root": root, "x": str(d / f"{name}.npz"),
+            "optimizer": opt, "restore": how, "x": str(d / f"{name}.npz"),
         })
         models[name] = model
     out = oracle.run("checkpoint_check", {"dir": str(d), "entries": entries})
@@ -227,6 +233,10 @@ def test_tf_restores_every_variable(run: dict[str, Any], name: str) -> None:
     if OURS[name][1] == "checkpoint":
         ours = {k.removeprefix("model/"): v for k, v in ours.items()}
     theirs = _values(res["resaved"])
+    if U_PRODUCT in ours and U_PRODUCT not in theirs:
+        # tf_keras restores Nadam's _u_product (checked below) but leaves it out of a re-save
+        # when it was created by deferred restoration
+        assert res["u_product"] == pytest.approx(float(ours.pop(U_PRODUCT)), rel=1e-6)
     assert sorted(theirs) == sorted(ours)  # key for key
     for key, value in theirs.items():
         assert value.dtype == ours[key].dtype, key
@@ -240,9 +250,7 @@ def test_tf_predictions_equal_ours(run: dict[str, Any], name: str) -> None:
     assert res["pred_maxdiff"] <= REL_TOL * max(1.0, res["pred_scale"])
 
 
-@pytest.mark.parametrize(
-    "name", ["seed_adam", "cnn_bn", "rnn", "mha", "seed_adam_ckpt", "rnn_ckpt"]
-)
+@pytest.mark.parametrize("name", WITH_OPTIMIZER)
 def test_tf_restores_optimizer_state(run: dict[str, Any], name: str) -> None:
     res = run["checked"][name]
     model = run["models"][name]
@@ -258,12 +266,14 @@ def test_tf_latest_checkpoint_finds_ours(run: dict[str, Any], name: str) -> None
     assert run["checked"][name]["latest"] == str(Path(run["dir"]) / "ours" / name / "ckpt")
 
 
-def test_each_layout_serves_its_entry_point_only(run: dict[str, Any]) -> None:
-    """tf_keras' layout is not restored by ``tf.train.Checkpoint(model=…)`` and vice versa: that
-    is why ``root`` is an option (TF binds the restoring object to node 0)."""
-    assert run["checked"]["seed_adam"]["cross"] is False
+def test_each_layout_serves_its_entry_point(run: dict[str, Any]) -> None:
+    """tf_keras' layout is not restored by ``tf.train.Checkpoint(model=…)`` and vice versa (TF
+    binds the restoring object to node 0); ``root="both"`` serves both."""
+    assert run["checked"]["seed_adam"]["cross"] is False  # restores nothing, silently
     cross = run["checked"]["seed_adam_ckpt"]["cross"]
-    assert cross is False or isinstance(cross, str)
+    assert cross.startswith("AssertionError: Nothing except the root object matched")
+    for name in ("seed_adam_both_lw", "seed_adam_both_ck", "cnn_bn_both_ck"):
+        assert run["checked"][name]["cross"] is True, name
 
 
 # ============================================================================ TF → ours

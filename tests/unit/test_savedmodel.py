@@ -355,6 +355,26 @@ def test_optimizer_state_that_does_not_fit_warns(tmp_path: Path) -> None:
     assert back.optimizer.slot_values is None
 
 
+def test_unused_checkpoint_values_warn(tmp_path: Path) -> None:
+    path = _good(tmp_path)
+    key = "layer_with_weights-0/extra/.ATTRIBUTES/VARIABLE_VALUE"
+
+    def add_extra(tensors: dict[str, Any]) -> None:
+        tensors[key] = np.zeros(3, np.float32)
+
+        def edit(tog: Any) -> None:
+            layer = _children(tog, 0)["layer_with_weights-0"]
+            node = tog.nodes.add()
+            node.attributes.add(name="VARIABLE_VALUE", checkpoint_key=key)
+            tog.nodes[layer].children.add(node_id=len(tog.nodes) - 1, local_name="extra")
+
+        _edit_tog(edit)(tensors)
+
+    _rewrite_bundle(path, add_extra)
+    with pytest.warns(UserWarning, match=r"not used: \['root.layer_with_weights-0.extra'\]"):
+        savedmodel.load(path)
+
+
 def test_unbuilt_optimizer_writes_iterations_only(tmp_path: Path) -> None:
     model = _seed()
     model.compile("adam", "mse")
@@ -582,7 +602,9 @@ def test_legacy_metadata_in_object_graph(tmp_path: Path) -> None:
     assert back.optimizer is not None and back.optimizer.iterations == 11
 
 
-@pytest.mark.parametrize("name", ["saved_model.pb", "keras_metadata.pb", "variables/variables.index"])
+@pytest.mark.parametrize(
+    "name", ["saved_model.pb", "keras_metadata.pb", "variables/variables.index"]
+)
 def test_fuzzed_files_fail_cleanly(tmp_path: Path, name: str) -> None:
     """Random byte damage either still loads or raises FormatError (never anything else)."""
     path = _good(tmp_path)

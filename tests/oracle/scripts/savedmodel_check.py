@@ -5,9 +5,10 @@ stdin payload::
     {"dir": D, "entries": [ENTRY…], "host_cmd": [argv…]}
 
 1. *make*: tf_keras writes reference SavedModels for our reader (``D/tf_seed``: the seed
-   Sequential; ``D/tf_cnn``: a compiled Conv/BatchNorm/Add model trained one step with Adam;
-   ``D/tf_multi``: two inputs and outputs, a shared layer, a nested Sequential, Bidirectional
-   LSTM and attention, trained one step with RMSprop(momentum, centered)), each with
+   Sequential; ``D/tf_built``: a Sequential built with ``model.build``; ``D/tf_cnn``: a compiled
+   Conv/BatchNorm/Add model trained one step with Adam; ``D/tf_multi``: two inputs and outputs,
+   a shared layer, a nested Sequential, Bidirectional LSTM and attention, trained one step with
+   RMSprop(momentum, centered)), each with
    ``D/<name>.npz``: inputs ``x<i>``, predictions ``p<i>``, per layer of ``model.layers`` its
    weights ``w/<layer name>/<j>`` (layer order), ``names`` and, when compiled, ``iterations`` and
    ``opt<j>`` (``optimizer.variables`` after ``iterations``). It also writes MobileNetV2
@@ -90,6 +91,13 @@ def make(d: str) -> list[str]:
     seed.save(os.path.join(d, "tf_seed"), save_format="tf")
     _save_ref(os.path.join(d, "tf_seed.npz"), seed, xs, compiled=False)
     made.append("tf_seed")
+    # a Sequential without input shape, built with model.build(): the shape is in metadata only
+    built = tf_keras.Sequential([L.Dense(4, activation="relu"), L.Dense(2)], name="built")
+    built.build((None, 3))
+    built.save(os.path.join(d, "tf_built"), save_format="tf")
+    _save_ref(os.path.join(d, "tf_built.npz"), built, [rng.randn(4, 3).astype("float32")],
+              compiled=False)
+    made.append("tf_built")
     # a compiled CNN with BatchNorm, trained one step with Adam
     x = tf_keras.Input((8, 8, 3), name="img")
     y = L.Conv2D(3, 3, padding="same", name="conv")(x)
