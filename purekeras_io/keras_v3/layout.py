@@ -30,6 +30,10 @@ Weights tree (``model.weights.h5``)::
   path of Keras' walk (each object's own variables, then its children; the ``layers`` container
   first, then attributes sorted by name with private ``_x`` ones last).
 * bfloat16 variables: HDF5 OPAQUE of size 2 with attribute ``dtype="bfloat16"``.
+* Groups only Keras 3 writes and no loader needs are left out: empty ``vars`` of weightless
+  sub-layers outside the catalog's ``sublayers()`` (MultiHeadAttention ``_softmax``,
+  ``_dropout_layer``), tf_keras' ``metrics/`` state.
+* ``save_weights`` (``.weights.h5``) is the same tree as a plain HDF5 file, optimizer included.
 """
 
 from __future__ import annotations

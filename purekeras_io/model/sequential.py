@@ -40,9 +40,12 @@ class Sequential(Model):
             return
         if not isinstance(item, Layer):
             raise ConfigError(f"Sequential {self.name!r}: expected a layer, received {item!r}")
-        if not self._layers and self.input_layer is None and item.batch_input_shape is not None:
+        first_shape = item.batch_input_shape
+        if first_shape is None and isinstance(item, Model) and len(getattr(item, "inputs", [])) == 1:
+            first_shape = item.inputs[0].shape  # a built model used as the first layer
+        if not self._layers and self.input_layer is None and first_shape is not None:
             self.input_layer = InputLayer(
-                batch_shape=list(item.batch_input_shape),
+                batch_shape=list(first_shape),
                 dtype=item.config.get("dtype")
                 if item.config.get("dtype")
                 and not str(item.config.get("dtype")).startswith("mixed")

@@ -42,8 +42,11 @@ even passes ``assert_consumed``.
 node (node 0, or node 0's ``model`` child when node 0 has no ``layer-*`` children), walks the
 object graph of ``model`` and the file's TrackableObjectGraph together by child name (as TF
 does: ids and key spelling are free) and assigns each variable from its node's
-``checkpoint_key``. With ``model.optimizer`` set, ``optimizer → _variables`` restores iterations
-and slots (and ``_learning_rate``, Nadam's ``_u_product``).
+``checkpoint_key``. With ``model.optimizer`` set, ``optimizer → _variables`` (under the model
+node, else under node 0 as ``tf.train.Checkpoint(model=m, optimizer=o)`` writes it) restores
+iterations and slots (and ``_learning_rate``, Nadam's ``_u_product``). Without
+``model.optimizer`` the optimizer values are reported in :attr:`LoadResult.unused` (tf_keras would
+restore them later, when ``compile`` creates the optimizer).
 """
 
 from __future__ import annotations
@@ -305,14 +308,18 @@ def save_weights(
     model: Model,
     prefix: str | os.PathLike[str],
     include_optimizer: bool = True,
-    root: str = "model",
+    root: str = "both",
     **ignored: Any,
 ) -> None:
-    """Write ``model``'s weights (and optimizer state) as tf_keras ``model.save_weights(prefix)``
-    does in TF format: ``<prefix>.index``, ``<prefix>.data-00000-of-00001`` and the
-    ``checkpoint`` state file. ``root="checkpoint"`` writes ``tf.train.Checkpoint(model=…)``'s
-    layout instead, ``root="both"`` one that both ``model.load_weights`` and
-    ``tf.train.Checkpoint(model=…).restore`` restore (module docstring). Keyword arguments of
+    """Write ``model``'s weights (and optimizer state) in TensorFlow's checkpoint format:
+    ``<prefix>.index``, ``<prefix>.data-00000-of-00001`` and the ``checkpoint`` state file.
+
+    ``root="both"`` (default): tf_keras' layout plus a ``model`` child of the root, so that both
+    tf_keras ``model.load_weights(prefix)`` and ``tf.train.Checkpoint(model=…).restore(prefix)``
+    restore every variable (keys equal tf_keras'; the object graph has one node more).
+    ``root="model"``: byte for byte what tf_keras ``model.save_weights(prefix)`` writes (which
+    ``tf.train.Checkpoint(model=…)`` silently restores nothing from). ``root="checkpoint"``:
+    ``tf.train.Checkpoint(model=…).write(prefix)``'s layout. Keyword arguments of
     Keras' signature (``options``, ``overwrite``…) are accepted and ignored."""
     del ignored
     path = os.fspath(prefix)
@@ -543,7 +550,8 @@ def load_weights(model: Model, prefix: str | os.PathLike[str], **ignored: Any) -
             result.restored.append(key)
             used.add(key)
         optimizer = model.optimizer
-        opt_node = _children(tog, model_node).get("optimizer")
+        # under the model (tf_keras), else beside it (tf.train.Checkpoint(model=m, optimizer=o))
+        opt_node = _children(tog, model_node).get("optimizer", _children(tog, 0).get("optimizer"))
         if optimizer is not None and opt_node is not None:
             result.optimizer_restored = _restore_optimizer(
                 model, optimizer, reader, path, tog, opt_node, used

@@ -296,7 +296,7 @@ def test_we_read_tf_keras_checkpoints(run: dict[str, Any], name: str, tmp_path: 
         assert result.optimizer_restored
         assert model.optimizer.iterations == 1
     # our re-save: tf_keras' keys, values and object graph (up to function nodes)
-    save_weights(model, tmp_path / "ckpt")
+    save_weights(model, tmp_path / "ckpt", root="model")
     theirs, ours = _values(d / "ckpt"), _values(tmp_path / "ckpt")
     assert sorted(ours) == sorted(theirs)
     for key, value in theirs.items():
@@ -310,7 +310,7 @@ def test_byte_identical_to_tf_keras(run: dict[str, Any], name: str, tmp_path: Pa
     d = _tf_dir(run, name)
     model = _our_model(d / "model.json")
     load_weights(model, d / "ckpt")
-    save_weights(model, tmp_path / "ckpt")
+    save_weights(model, tmp_path / "ckpt", root="model")
     for suffix in (".index", ".data-00000-of-00001"):
         assert (tmp_path / f"ckpt{suffix}").read_bytes() == (d / f"ckpt{suffix}").read_bytes()
     assert (tmp_path / "checkpoint").read_bytes() == (d / "checkpoint").read_bytes()
@@ -332,3 +332,19 @@ def test_we_read_savedmodel_variables(run: dict[str, Any]) -> None:
     load_weights(model, _tf_dir(run, "savedmodel"))
     ref = np.load(_tf_dir(run, "seed") / "ref.npz")
     assert _close(model.predict(ref["x0"]), ref["p0"])
+
+
+def test_we_read_custom_loop_optimizer_beside_the_model(run: dict[str, Any]) -> None:
+    """``tf.train.Checkpoint(model=m, optimizer=o)``: the optimizer is node 0's child."""
+    d = _tf_dir(run, "loop")
+    model = _our_model(d / "model.json")
+    model.compile(pk.optimizers.Adam(learning_rate=0.01), "mse")
+    result = load_weights(model, d / "ck")
+    assert result.optimizer_restored and result.unused == []
+    ref = np.load(d / "ref.npz")
+    assert _close(model.predict(ref["x0"]), ref["p0"])
+    assert model.optimizer is not None and model.optimizer.iterations == 1
+    ours = model.optimizer.variables(model.trainable_weights, "keras2")[1:]
+    assert len(ours) == 8
+    for j, (_, value) in enumerate(ours):
+        np.testing.assert_array_equal(value, ref[f"opt{j}"])

@@ -663,3 +663,12 @@ def test_shape_bomb_refused(good: Path) -> None:
 
     with pytest.raises(FormatError, match="declares 4398046511104 bytes"):
         keras_v3.load(_edit_weights(good, bomb))
+
+
+def test_optimizer_slot_shape_mismatch(good: Path) -> None:
+    def reshape(f: Any) -> None:
+        del f["optimizer/vars/3"]
+        f["optimizer/vars/3"] = np.zeros((7,), "float32")
+
+    with pytest.raises(FormatError, match="optimizer/vars"):
+        keras_v3.load(_edit_weights(good, reshape))

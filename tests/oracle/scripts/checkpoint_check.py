@@ -23,7 +23,9 @@ stdin payload::
    model trained one step with Adam, another with RMSprop(momentum, centered) and one with Nadam,
    Embedding + Bidirectional(LSTM) + LSTM, a nested Sequential, MultiHeadAttention +
    LayerNormalization, an adapted Normalization; plus ``tf.train.Checkpoint(model=m).save``
-   (``D/tf/tfckpt/ck-1``) and a SavedModel folder (``D/tf/savedmodel``).
+   (``D/tf/tfckpt/ck-1``), a custom training loop's ``tf.train.Checkpoint(model=m,
+   optimizer=o).write`` (``D/tf/loop/ck``, ``ref.npz`` with ``opt<j>`` = ``o.variables[1:]``)
+   and a SavedModel folder (``D/tf/savedmodel``).
 
 Last stdout line: ``{"tf_version", "checked": {name: {...}}, "made": [name, ...]}``.
 """
@@ -181,6 +183,20 @@ def make(d: str) -> list[str]:
     tf.train.Checkpoint(model=plain).save(os.path.join(d, "tf", "tfckpt", "ck"))
     _save(d, "plain", plain, x3)  # its json and reference (the weights are the same)
     made.append("tfckpt")
+    # a custom training loop: the optimizer beside the model, not tracked by it
+    loop = dense_pair()
+    opt = tf_keras.optimizers.Adam(0.01)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(loop(x3) ** 2)
+    opt.apply_gradients(zip(tape.gradient(loss, loop.trainable_variables),
+                            loop.trainable_variables))
+    tf.train.Checkpoint(model=loop, optimizer=opt).write(os.path.join(d, "tf", "loop", "ck"))
+    with open(os.path.join(d, "tf", "loop", "model.json"), "w", encoding="utf-8") as f:
+        f.write(loop.to_json())
+    np.savez(os.path.join(d, "tf", "loop", "ref.npz"), x0=x3,
+             p0=np.asarray(loop.predict(x3, verbose=0)),
+             **{f"opt{j}": v.numpy() for j, v in enumerate(opt.variables[1:])})
+    made.append("loop")
     seed.save(os.path.join(d, "tf", "savedmodel"), save_format="tf")
     made.append("savedmodel")
     return made
