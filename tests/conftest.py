@@ -66,7 +66,9 @@ class Oracle:
             )
         lines = [line for line in proc.stdout.splitlines() if line.strip()]
         if not lines:
-            raise AssertionError(f"oracle script {script} printed nothing; stderr:\n{proc.stderr[-4000:]}")
+            raise AssertionError(
+                f"oracle script {script} printed nothing; stderr:\n{proc.stderr[-4000:]}"
+            )
         return json.loads(lines[-1])
 
 

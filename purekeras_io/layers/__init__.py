@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from ..model.input_layer import Input, InputLayer
 from ..model.layer import Layer, UnknownLayer
-from . import attention, conv, core, embedding, merge, normalization, ops, pooling, preprocessing, reshaping, rnn
+from . import (
+    attention,
+    conv,
+    core,
+    embedding,
+    merge,
+    normalization,
+    ops,
+    pooling,
+    preprocessing,
+    reshaping,
+    rnn,
+)
 from .attention import AdditiveAttention, Attention, EinsumDense, MultiHeadAttention
 from .conv import (
     Conv1D,

@@ -3,7 +3,7 @@ identities (Dropout and friends)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -12,7 +12,6 @@ from ..model.layer import Layer, WeightSpec, register
 
 __all__ = [
     "ELU",
-    "PReLU",
     "Activation",
     "ActivityRegularization",
     "AlphaDropout",
@@ -23,6 +22,7 @@ __all__ = [
     "Identity",
     "LeakyReLU",
     "Masking",
+    "PReLU",
     "ReLU",
     "Softmax",
     "SpatialDropout1D",
@@ -52,7 +52,9 @@ class Dense(Layer):
     def __init__(self, units: int | None = None, activation: Any = None, **kwargs: Any) -> None:
         if units is not None:
             kwargs["units"] = int(units)
-        kwargs["activation"] = activation if activation is not None else kwargs.get("activation", "linear")
+        kwargs["activation"] = (
+            activation if activation is not None else kwargs.get("activation", "linear")
+        )
         super().__init__(**kwargs)
 
     def weight_specs(self, input_shape: Any) -> list[WeightSpec]:
@@ -69,10 +71,12 @@ class Dense(Layer):
     def call(self, inputs: Any, **kwargs: Any) -> Any:
         x = np.asarray(inputs)
         kernel = self._variables[0].value
-        y = np.tensordot(x, kernel, axes=[[x.ndim - 1], [0]]) if x.ndim > 2 else x @ kernel
+        y = np.tensordot(x, kernel, axes=([x.ndim - 1], [0])) if x.ndim > 2 else x @ kernel
         if self.config["use_bias"]:
             y = y + self._variables[1].value
-        return activations.get(self.config["activation"], self.source_dialect)(y.astype(kernel.dtype))
+        return activations.get(self.config["activation"], self.source_dialect)(
+            y.astype(kernel.dtype)
+        )
 
 
 @register
@@ -241,7 +245,7 @@ class ActivityRegularization(_Identity):
 
 @register
 class Identity(_Identity):
-    defaults: dict[str, Any] = {}
+    defaults: ClassVar[dict[str, Any]] = {}
 
 
 @register

@@ -104,7 +104,7 @@ class Layer:
     aliases: ClassVar[tuple[str, ...]] = ()
     module: ClassVar[str] = "keras.layers"
     keras2_only: ClassVar[dict[str, Any]] = {}
-    """Keys tf_keras writes (with their defaults) that Keras 3 refuses; dropped from neutral form."""
+    """Keys tf_keras writes (with their defaults) that Keras 3 refuses; not kept in neutral form."""
     keras3_only: ClassVar[tuple[str, ...]] = ()
     """Keys Keras 3 writes that tf_keras refuses; left out when rendering for Keras 2."""
     supports_masking: ClassVar[bool] = False
@@ -115,7 +115,9 @@ class Layer:
     def __init__(self, **kwargs: Any) -> None:
         from_config = kwargs.pop("_from_config", False)
         self.source_dialect: Dialect = kwargs.pop("_dialect", "keras3")
-        input_spec = {k: kwargs.pop(k) for k in INPUT_KEYS if k in kwargs and k not in self.defaults}
+        input_spec = {
+            k: kwargs.pop(k) for k in INPUT_KEYS if k in kwargs and k not in self.defaults
+        }
         cfg = copy.deepcopy(BASE_DEFAULTS)
         cfg.update(copy.deepcopy(self.defaults))
         unknown = [k for k in kwargs if k not in cfg and k not in self.keras2_only]
@@ -146,7 +148,7 @@ class Layer:
 
     @classmethod
     def call_arg_names(cls) -> tuple[str, ...]:
-        """Names of ``call``'s positional arguments (tf_keras serializes all but the first as kwargs)."""
+        """Names of ``call``'s positional arguments (tf_keras writes the rest as kwargs)."""
         return ("inputs",)
 
     @classmethod
@@ -281,7 +283,10 @@ class Layer:
         for var in self.__dict__.get("_variables", ()):
             if var.name == item:
                 return var
-        raise AttributeError(f"{type(self).__name__} {self.__dict__.get('config', {}).get('name')!r} has no attribute {item!r}")
+        raise AttributeError(
+            f"{type(self).__name__} {self.__dict__.get('config', {}).get('name')!r} "
+            f"has no attribute {item!r}"
+        )
 
     # ---------------------------------------------------------------- shapes and forward pass
 
@@ -326,7 +331,8 @@ class Layer:
         if isinstance(out_shape, list):
             dtypes = out_dtype if isinstance(out_dtype, list) else [out_dtype] * len(out_shape)
             node.outputs = [
-                KerasTensor(s, d, (self, index, i)) for i, (s, d) in enumerate(zip(out_shape, dtypes))
+                KerasTensor(s, d, (self, index, i))
+                for i, (s, d) in enumerate(zip(out_shape, dtypes))
             ]
             return list(node.outputs)
         node.outputs = [KerasTensor(out_shape, out_dtype, (self, index, 0))]
@@ -347,7 +353,9 @@ class Layer:
 class UnknownLayer(Layer):
     """A layer class outside the catalog: config and weights kept verbatim, no forward pass."""
 
-    def __init__(self, keras_class_name: str = "Layer", keras_module: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, keras_class_name: str = "Layer", keras_module: str | None = None, **kwargs: Any
+    ) -> None:
         self._keras_class_name = keras_class_name
         self._keras_module = keras_module
         self._registered_name: Any = kwargs.pop("_registered_name", None)
@@ -362,8 +370,11 @@ class UnknownLayer(Layer):
             super().set_weights(weights)
             return
         self._variables = [
-            Variable(name=f"weight_{i}" if not self._variables else self._variables[i].name,
-                     value=np.asarray(w), path=f"{self.name}/weight_{i}")
+            Variable(
+                name=f"weight_{i}" if not self._variables else self._variables[i].name,
+                value=np.asarray(w),
+                path=f"{self.name}/weight_{i}",
+            )
             for i, w in enumerate(weights)
         ]
         self.built = True
@@ -392,8 +403,10 @@ def _as_array(value: Any) -> Any:
 
 def _json_shape(shape: Any) -> Any:
     """Shapes as JSON lists (None stays None)."""
-    if isinstance(shape, (list, tuple)) and shape and all(
-        isinstance(d, (int, np.integer)) or d is None for d in shape
+    if (
+        isinstance(shape, (list, tuple))
+        and shape
+        and all(isinstance(d, (int, np.integer)) or d is None for d in shape)
     ):
         return [None if d is None else int(d) for d in shape]
     if isinstance(shape, (list, tuple)):

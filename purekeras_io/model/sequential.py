@@ -22,6 +22,7 @@ class Sequential(Model):
         super().__init__(name=name, **kwargs)
         self._layers: list[Layer] = []
         self.input_layer: InputLayer | None = None
+        self.output: KerasTensor | None = None
         for item in layers or []:
             self.add(item)
 
@@ -41,7 +42,11 @@ class Sequential(Model):
         if not isinstance(item, Layer):
             raise ConfigError(f"Sequential {self.name!r}: expected a layer, received {item!r}")
         first_shape = item.batch_input_shape
-        if first_shape is None and isinstance(item, Model) and len(getattr(item, "inputs", [])) == 1:
+        if (
+            first_shape is None
+            and isinstance(item, Model)
+            and len(getattr(item, "inputs", [])) == 1
+        ):
             first_shape = item.inputs[0].shape  # a built model used as the first layer
         if not self._layers and self.input_layer is None and first_shape is not None:
             self.input_layer = InputLayer(
@@ -86,7 +91,7 @@ class Sequential(Model):
 
     @property
     def outputs(self) -> list[KerasTensor]:
-        return [self.output] if self.built and self._layers else []
+        return [self.output] if self.built and self._layers and self.output is not None else []
 
     @property
     def input_names(self) -> list[str]:

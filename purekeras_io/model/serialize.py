@@ -2,19 +2,15 @@
 
 Differences handled here (``shared/docs/h5.md`` §4, §13):
 
-==========================  ======================================  ==================================
-item                        keras2 (tf_keras 2.x)                   keras3
-==========================  ======================================  ==================================
-``inbound_nodes``           ``[[["name", node, tensor, {kwargs}]]]``  ``[{"args": […], "kwargs": {…}}]``
-                            first call argument only; the other     with ``__keras_tensor__`` objects
-                            arguments become kwargs
-node index of a nested      counts the nested model's own           counts from 0
-graph model                 construction call: starts at 1
-``input_layers`` (one)      ``[["a", 0, 0]]``                        ``["a", 0, 0]`` when single
-Functional module           ``tf_keras.src.engine.functional``      ``keras.src.models.functional``
-Sequential config           ``name``, ``layers``                     + ``trainable``, ``dtype``,
-                                                                    ``build_input_shape``
-==========================  ======================================  ==================================
+* ``inbound_nodes``: keras2 writes ``[[["name", node, tensor, {kwargs}]]]``, the first call
+  argument only, every other argument becoming a kwarg; keras3 writes
+  ``[{"args": […], "kwargs": {…}}]`` with ``__keras_tensor__`` objects.
+* node index of a nested graph model: keras2 counts the nested model's own construction call,
+  so it starts at 1; keras3 counts from 0.
+* one input or output: keras2 ``[["a", 0, 0]]``; keras3 ``["a", 0, 0]``.
+* Functional ``module``: ``tf_keras.src.engine.functional`` / ``keras.src.models.functional``.
+* Sequential config: keras2 ``name`` and ``layers``; keras3 adds ``trainable``, ``dtype`` and
+  ``build_input_shape``.
 """
 
 from __future__ import annotations
@@ -56,7 +52,10 @@ def _is_graph_model(layer: Layer) -> bool:
 
 def _json_value(value: Any) -> Any:
     if isinstance(value, slice):
-        return {"class_name": "__slice__", "config": {"start": value.start, "stop": value.stop, "step": value.step}}
+        return {
+            "class_name": "__slice__",
+            "config": {"start": value.start, "stop": value.stop, "step": value.step},
+        }
     if isinstance(value, tuple):
         return [_json_value(v) for v in value]
     if hasattr(value, "tolist"):
@@ -75,8 +74,11 @@ def _node_ref(model: Functional, t: KerasTensor, dialect: Dialect) -> list[Any]:
 
 
 def _render_node(model: Functional, layer: Layer, node: Any, dialect: Dialect) -> Any:
-    args, kwargs = layer.node_arguments(node, dialect) if hasattr(layer, "node_arguments") else (
-        node.args, node.kwargs)
+    args, kwargs = (
+        layer.node_arguments(node, dialect)
+        if hasattr(layer, "node_arguments")
+        else (node.args, node.kwargs)
+    )
     if dialect == "keras3":
 
         def k3(value: Any) -> Any:
@@ -98,7 +100,8 @@ def _render_node(model: Functional, layer: Layer, node: Any, dialect: Dialect) -
     extra = dict(zip(layer.call_arg_names()[1:], args[1:])) if len(args) > 1 else {}
     extra.update(kwargs)
     extra_json = map_structure(
-        lambda v: _node_ref(model, v, dialect) if isinstance(v, KerasTensor) else _json_value(v), extra
+        lambda v: _node_ref(model, v, dialect) if isinstance(v, KerasTensor) else _json_value(v),
+        extra,
     )
 
     def k2(value: Any) -> Any:
@@ -142,7 +145,11 @@ def _model_entry(model: Model, dialect: Dialect) -> dict[str, Any]:
         module = "keras"
         registered = None
     else:
-        module = "keras.src.models.functional" if dialect == "keras3" else "tf_keras.src.engine.functional"
+        module = (
+            "keras.src.models.functional"
+            if dialect == "keras3"
+            else "tf_keras.src.engine.functional"
+        )
         registered = "Functional"
     return {
         "module": module,
@@ -185,8 +192,16 @@ def model_config(model: Model, dialect: Dialect) -> dict[str, Any]:
     ins = [_node_ref(model, t, dialect) for t in model.inputs]
     outs = [_node_ref(model, t, dialect) for t in model.outputs]
     if dialect == "keras3":
-        in_json: Any = ins[0] if len(ins) == 1 and not isinstance(model._inputs_struct, (list, tuple, dict)) else ins
-        out_json: Any = outs[0] if len(outs) == 1 and not isinstance(model._outputs_struct, (list, tuple, dict)) else outs
+        in_json: Any = (
+            ins[0]
+            if len(ins) == 1 and not isinstance(model._inputs_struct, (list, tuple, dict))
+            else ins
+        )
+        out_json: Any = (
+            outs[0]
+            if len(outs) == 1 and not isinstance(model._outputs_struct, (list, tuple, dict))
+            else outs
+        )
     else:
         in_json, out_json = ins, outs
     return {
@@ -208,7 +223,9 @@ def serialize_model(model: Model, dialect: Dialect) -> dict[str, Any]:
             "backend": "tensorflow",
         }
     entry = _model_entry(model, dialect)
-    entry["build_config"] = {"input_shape": model.build_input_shape if isinstance(model, Sequential) else None}
+    entry["build_config"] = {
+        "input_shape": model.build_input_shape if isinstance(model, Sequential) else None
+    }
     entry["compile_config"] = {}
     return entry
 
@@ -231,7 +248,7 @@ def detect_dialect(config: Any) -> Dialect:
 
 
 def deserialize_layer(entry: dict[str, Any], dialect: Dialect) -> Layer:
-    """A ``{"class_name", "config", …}`` entry → a layer (models recursively; unknown kept as data)."""
+    """A ``{"class_name", "config", …}`` entry → a layer (models recursively, unknown as data)."""
     if not isinstance(entry, dict) or "class_name" not in entry:
         raise ConfigError(f"layer entry must be a dict with 'class_name', received {entry!r:.200}")
     class_name = str(entry["class_name"])
@@ -259,7 +276,7 @@ def deserialize_layer(entry: dict[str, Any], dialect: Dialect) -> Layer:
         if shape is not None:
             try:
                 layer.build(_shape_tuple(shape))
-            except Exception:  # noqa: BLE001 - a layer we cannot build eagerly is built when called
+            except Exception:
                 layer.built = False
     return layer
 
@@ -383,7 +400,9 @@ def _functional_from(config: dict[str, Any], dialect: Dialect) -> Functional:
         inputs = inputs[0]
     if _is_ref(out_cfg) or (dialect == "keras2" and len(outputs) == 1):
         outputs = outputs[0]
-    model = Functional(inputs, outputs, name=config.get("name"), trainable=config.get("trainable", True))
+    model = Functional(
+        inputs, outputs, name=config.get("name"), trainable=config.get("trainable", True)
+    )
     return model
 
 
@@ -477,7 +496,9 @@ def _parse_node(
 def model_from_config(config: dict[str, Any], dialect: Dialect | None = None) -> Model:
     """A model from ``{"class_name", "config"}`` as either Keras generation writes it."""
     if not isinstance(config, dict) or "class_name" not in config:
-        raise ConfigError(f"model config must be a dict with 'class_name', received {str(config)[:200]!r}")
+        raise ConfigError(
+            f"model config must be a dict with 'class_name', received {str(config)[:200]!r}"
+        )
     dialect = dialect or detect_dialect(config)
     layer = deserialize_layer(config, dialect)
     if not isinstance(layer, Model):
