@@ -87,6 +87,24 @@ class _Window(io.RawIOBase):
         self._pos += got
         return int(got)
 
+    def read_array(self, offset: int, dtype: np.dtype, shape: tuple[int, ...], what: str) -> Any:
+        """A contiguous dataset's bytes at ``offset``, read straight into a new array."""
+        arr = np.empty(shape, dtype=dtype)
+        flat: Any = arr.reshape(-1).view(np.uint8)
+        view = memoryview(flat)
+        if offset < 0 or offset + len(view) > self._size:
+            raise FormatError(
+                f"{what}: data at {offset}+{len(view)} lies outside the file ({self._size} bytes)"
+            )
+        self._fh.seek(self._start + offset)
+        done = 0
+        while done < len(view):
+            got = self._fh.readinto(view[done:])
+            if not got:
+                raise FormatError(f"{what}: file ends inside the data")
+            done += got
+        return arr
+
 
 def _read_json(zf: zipfile.ZipFile, name: str, where: str) -> Any:
     try:
@@ -199,7 +217,19 @@ def _group_at(f: Any, path: str, where: str) -> Any:
     return node
 
 
-def _read_dataset(ds: Any, limit: int, where: str) -> np.ndarray:
+def _contiguous_offset(ds: Any) -> int | None:
+    """File offset of an allocated, unfiltered CONTIGUOUS dataset (else None: read via h5py)."""
+    try:
+        dcpl = ds.id.get_create_plist()
+        if dcpl.get_layout() != h5py.h5d.CONTIGUOUS or dcpl.get_nfilters():
+            return None
+        offset = ds.id.get_offset()
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError):
+        return None
+    return None if offset is None else int(offset)
+
+
+def _read_dataset(ds: Any, limit: int, where: str, window: _Window | None = None) -> np.ndarray:
     name = f"{where}: {ds.name}"
     if not isinstance(ds, h5py.Dataset):
         raise FormatError(f"{name} is a group, expected a dataset")
@@ -217,11 +247,15 @@ def _read_dataset(ds: Any, limit: int, where: str) -> np.ndarray:
     nbytes = math.prod(int(d) for d in shape) * dtype.itemsize if shape is not None else 0
     if nbytes > limit:
         raise FormatError(f"{name} declares {nbytes} bytes, more than the file can hold; refused")
-    try:
-        value = ds[()]
-    except (OSError, ValueError, TypeError, RuntimeError, MemoryError) as exc:
-        raise FormatError(f"{name} cannot be read ({exc})") from None
-    arr = np.asarray(value)
+    offset = _contiguous_offset(ds) if window is not None and nbytes else None
+    if window is not None and offset is not None:
+        arr = window.read_array(offset, dtype, tuple(int(d) for d in shape), name)
+    else:
+        try:
+            value = ds[()]
+        except (OSError, ValueError, TypeError, RuntimeError, MemoryError) as exc:
+            raise FormatError(f"{name} cannot be read ({exc})") from None
+        arr = np.asarray(value)
     if bf16:
         import ml_dtypes
 
@@ -229,7 +263,9 @@ def _read_dataset(ds: Any, limit: int, where: str) -> np.ndarray:
     return arr
 
 
-def _vars_arrays(f: Any, vars_path: str, limit: int, where: str) -> list[np.ndarray] | None:
+def _vars_arrays(
+    f: Any, vars_path: str, limit: int, where: str, window: _Window | None = None
+) -> list[np.ndarray] | None:
     """Datasets ``0…n-1`` of a ``vars`` group (None when the group is absent)."""
     group = _group_at(f, vars_path, where)
     if group is None:
@@ -243,18 +279,51 @@ def _vars_arrays(f: Any, vars_path: str, limit: int, where: str) -> list[np.ndar
     out = []
     for i in range(n):
         ds = _hard_child(group, str(i), where)
-        out.append(_read_dataset(ds, limit, where))
+        if ds is None:
+            raise FormatError(f"{where}: {vars_path}/{i} is listed but cannot be opened")
+        out.append(_read_dataset(ds, limit, where, window))
     return out
 
 
 def read_weights_tree(
-    model: Model, f: Any, limit: int, where: str, dialect: str = "keras3"
+    model: Model,
+    f: Any,
+    limit: int,
+    where: str,
+    dialect: str = "keras3",
+    window: _Window | None = None,
 ) -> None:
-    """Assign every layer's variables from an open ``model.weights.h5`` (and optimizer state)."""
+    """Assign every layer's variables from an open ``model.weights.h5`` (and optimizer state).
+
+    With ``window`` (the file h5py reads), contiguous datasets are read straight into their
+    arrays from the file instead of through h5py's buffers. A damaged HDF5 structure (h5py and
+    HDF5 raise many kinds of errors for it) is reported as :class:`FormatError`.
+    """
+    try:
+        _read_weights_tree(model, f, limit, where, dialect, window)
+    except (FormatError, UnsupportedFeatureError):
+        raise
+    except (
+        OSError,
+        RuntimeError,
+        KeyError,
+        TypeError,
+        ValueError,
+        AttributeError,
+        IndexError,
+    ) as exc:
+        raise FormatError(
+            f"{where}: damaged HDF5 structure ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def _read_weights_tree(
+    model: Model, f: Any, limit: int, where: str, dialect: str, window: _Window | None
+) -> None:
     for group in layer_groups(model, dialect):
         if group.path == "" or isinstance(group.layer, Model):
             continue
-        arrays = _vars_arrays(f, group.vars_path, limit, where)
+        arrays = _vars_arrays(f, group.vars_path, limit, where, window)
         expected = group.variables
         layer = group.layer
         if isinstance(layer, UnknownLayer) and not expected:
@@ -278,7 +347,7 @@ def read_weights_tree(
     info = model.compile_info
     if info is None or info.optimizer is None:
         return
-    arrays = _vars_arrays(f, "optimizer/vars", limit, where)
+    arrays = _vars_arrays(f, "optimizer/vars", limit, where, window)
     if not arrays:
         return
     message = restore_optimizer(
@@ -401,8 +470,8 @@ def load(filepath: Any, **ignored: Any) -> Model:
         model, dialect = _model_from(config, where)
         with _weights_file(zf, fh, size, where) as wf:
             limit = max(_MAX_EXPANSION * zf.getinfo(WEIGHTS_MEMBER).file_size, 1 << 20)
-            with _h5(wf, f"{where}: {WEIGHTS_MEMBER}") as f:
-                read_weights_tree(model, f, limit, f"{where}: {WEIGHTS_MEMBER}", dialect)
+            with _h5(wf, f"{where}: {WEIGHTS_MEMBER}") as (f, window):
+                read_weights_tree(model, f, limit, f"{where}: {WEIGHTS_MEMBER}", dialect, window)
     return model
 
 
@@ -423,19 +492,25 @@ def _load_dir(path: str) -> Model:
             raise FormatError(f"{where}: {CONFIG_MEMBER} is not valid JSON ({exc})") from None
     model, dialect = _model_from(config, where)
     limit = max(_MAX_EXPANSION * os.path.getsize(w_path), 1 << 20)
-    with open(w_path, "rb") as wf, _h5(wf, w_path) as f:
-        read_weights_tree(model, f, limit, w_path, dialect)
+    with open(w_path, "rb") as wf, _h5(wf, w_path) as (f, window):
+        read_weights_tree(model, f, limit, w_path, dialect, window)
     return model
 
 
 @contextmanager
-def _h5(fileobj: Any, where: str) -> Iterator[Any]:
+def _h5(fileobj: Any, where: str) -> Iterator[tuple[Any, _Window]]:
+    """h5py on ``fileobj`` (through a :class:`_Window`, which also serves direct reads)."""
+    if isinstance(fileobj, _Window):
+        window = fileobj
+    else:
+        fileobj.seek(0, 2)
+        window = _Window(fileobj, 0, fileobj.tell())
     try:
-        f = h5py.File(fileobj, "r")
-    except (OSError, ValueError) as exc:
+        f = h5py.File(window, "r")
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
         raise FormatError(f"{where}: not a readable HDF5 file ({exc})") from None
     try:
-        yield f
+        yield f, window
     finally:
         with suppress(Exception):
             f.close()
@@ -450,8 +525,8 @@ def load_weights(model: Model, filepath: Any, **ignored: Any) -> None:
         fh.seek(0, 2)
         limit = max(_MAX_EXPANSION * fh.tell(), 1 << 20)
         fh.seek(0)
-        with _h5(fh, where) as f:
-            read_weights_tree(model, f, limit, where, model.source_dialect)
+        with _h5(fh, where) as (f, window):
+            read_weights_tree(model, f, limit, where, model.source_dialect, window)
     finally:
         if own:
             fh.close()

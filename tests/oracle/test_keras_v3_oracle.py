@@ -10,6 +10,9 @@ MobileNetV2 source models in tf_keras and Keras 3):
    class, iterations and every optimizer variable, and train a step.
 2. Archives Keras 3 wrote on each backend (compiled, trained) read back with our ``load``:
    weights, optimizer state (iterations, learning rate, slots) and predictions equal.
+3. ``.weights.h5`` both ways (Keras 3 ``load_weights`` of ours; our ``load_weights`` of theirs).
+4. ``target="keras2"`` archives load in tf_keras 2.21 (TF process only), and a compiled model that
+   tf_keras saved as ``.keras`` reads back with our ``load`` (weights, Adam state, predictions).
 """
 
 from __future__ import annotations

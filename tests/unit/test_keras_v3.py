@@ -672,3 +672,23 @@ def test_optimizer_slot_shape_mismatch(good: Path) -> None:
 
     with pytest.raises(FormatError, match="optimizer/vars"):
         keras_v3.load(_edit_weights(good, reshape))
+
+
+def test_corrupted_hdf5_with_valid_crc(good: Path) -> None:
+    """Damaged HDF5 metadata behind a correct CRC: FormatError, never another exception."""
+    members = _members(good)
+    h5 = members["model.weights.h5"]
+    rng = np.random.default_rng(9)
+    bad = good.with_name("h5fuzz.keras")
+    for _ in range(120):
+        mutated = bytearray(h5)
+        for _ in range(int(rng.integers(1, 6))):
+            mutated[int(rng.integers(0, 12000))] ^= int(rng.integers(1, 256))
+        with zipfile.ZipFile(bad, "w") as zf:
+            zf.writestr("config.json", members["config.json"])
+            zf.writestr("model.weights.h5", bytes(mutated))
+        try:
+            with np.errstate(invalid="ignore"):
+                keras_v3.load(bad)
+        except FormatError:
+            pass
