@@ -1,53 +1,134 @@
-"""A model variable: a name, a NumPy value and the flags the formats need."""
+"""A model variable: a name, a NumPy value (or a deferred initial value) and the formats' flags.
+
+**Lazy values.** A layer's variables are created with an :class:`~purekeras_io.initializers.Initial`
+(initializer, shape, dtype, seed) instead of an array: ``shape`` and ``dtype`` come from it, and
+the array is drawn on the first read of ``value`` (then kept). :meth:`Variable.assign` replaces
+the value without ever drawing the initial one, so a model whose weights come from a file or from
+``set_weights`` holds each weight once and never spends time on random numbers it throws away.
+``materialized`` tells whether the array exists.
+
+**No copies on assign.** ``assign`` keeps the array it is given when its dtype already matches
+(``astype(copy=False)``): the variable then shares memory with the caller's array. The readers
+rely on this to hold what they read once; a TensorBundle / SavedModel load leaves each variable
+as a read-only view of the memory-mapped data file (``value.flags.writeable`` is False). That is
+safe because nothing writes into a variable's array in place: ``assign`` and the ``value`` setter
+replace the array, and our bundle writer replaces files by ``os.replace`` (the mapped old file
+stays valid). Code that wants to modify a value in place must copy it first.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import ConfigError
 
+if TYPE_CHECKING:
+    from ..initializers import Initial
+
 __all__ = ["Variable"]
 
 
-@dataclass(eq=False)
 class Variable:
     """One weight of a layer (or one optimizer variable).
 
     ``name`` is the short attribute name (``kernel``); ``path`` is Keras 3's ``var.path``
     (``dense/kernel``), filled in when the owning layer is known. ``synchronization`` and
     ``aggregation`` carry TensorFlow's enums for SavedModel (BatchNorm statistics are ON_READ/MEAN).
+    Give either ``value`` (an array) or ``initial`` (a deferred initial value).
     """
 
-    name: str
-    value: np.ndarray
-    trainable: bool = True
-    path: str = ""
-    synchronization: int = 0
-    aggregation: int = 0
-    extra: dict[str, object] = field(default_factory=dict)
+    def __init__(
+        self,
+        name: str,
+        value: Any = None,
+        trainable: bool = True,
+        path: str = "",
+        synchronization: int = 0,
+        aggregation: int = 0,
+        extra: dict[str, object] | None = None,
+        *,
+        initial: Initial | None = None,
+    ) -> None:
+        self.name = name
+        self.trainable = trainable
+        self.path = path
+        self.synchronization = synchronization
+        self.aggregation = aggregation
+        self.extra: dict[str, object] = {} if extra is None else extra
+        self._value: Any = None
+        self._initial: Initial | None = None
+        if value is not None:
+            self._value = value
+        elif initial is not None:
+            self._initial = initial
+        else:
+            raise ConfigError(f"variable {path or name!r}: needs a value or an initial value")
+
+    # ---------------------------------------------------------------- value
+
+    @property
+    def value(self) -> Any:
+        """The array (drawn from the initial value on first read, then kept)."""
+        if self._value is None:
+            assert self._initial is not None
+            self._value = self._initial.materialize()
+            self._initial = None
+        return self._value
+
+    @value.setter
+    def value(self, value: Any) -> None:
+        self._value = value
+        self._initial = None
+
+    @property
+    def materialized(self) -> bool:
+        """Whether the variable holds an array (False while only its initial value is known)."""
+        return self._value is not None
+
+    @property
+    def initial(self) -> Initial | None:
+        """The deferred initial value, while the variable is not materialized."""
+        return self._initial
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return tuple(self.value.shape)
+        if self._value is None:
+            assert self._initial is not None
+            return self._initial.shape
+        return tuple(self._value.shape)
 
     @property
     def dtype(self) -> np.dtype:
-        return self.value.dtype
+        if self._value is None:
+            assert self._initial is not None
+            return self._initial.dtype
+        return np.dtype(self._value.dtype)
 
     def numpy(self) -> np.ndarray:
-        return self.value
+        return np.asarray(self.value)
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """``np.asarray(variable)`` is its value (writers take variables as array-likes, so
+        nothing is read until the bytes are written; ``shape``/``dtype`` never draw)."""
+        value = np.asarray(self.value)
+        if dtype is not None and np.dtype(dtype) != value.dtype:
+            return value.astype(dtype)
+        return value.copy() if copy else value
 
     def assign(self, value: object) -> None:
-        """Replace the value; the shape must match exactly, the dtype is cast."""
+        """Replace the value (no copy when the dtype matches); the shape must match exactly,
+        the dtype is cast. A lazy variable's initial value is dropped without being drawn."""
         arr = np.asarray(value)
-        if arr.shape != self.value.shape:
+        shape = self.shape
+        if arr.shape != shape:
             raise ConfigError(
-                f"variable {self.path or self.name!r}: expected shape {self.value.shape}, "
+                f"variable {self.path or self.name!r}: expected shape {shape}, "
                 f"received {arr.shape}"
             )
-        self.value = arr.astype(self.value.dtype, copy=False)
+        self._value = arr.astype(self.dtype, copy=False)
+        self._initial = None
 
     def __repr__(self) -> str:
         return f"<Variable {self.path or self.name} shape={self.shape} dtype={self.dtype}>"
