@@ -288,11 +288,16 @@ class Optimizer:
         self, model_trainable_weights: Sequence[Any], arrays: Sequence[Any],
         dialect: Dialect = "keras3",
     ) -> None:
-        """The inverse of :meth:`variables`: arrays (or ``(name, array)`` pairs) in its order."""
+        """The inverse of :meth:`variables`: arrays (or ``(name, array)`` pairs) in its order.
+
+        Only the layout's names and shapes are computed (no initial-state slot arrays are filled
+        just to be replaced, no lazy model variable is materialized); arrays whose dtype already
+        matches the variable's are kept as given, without a copy (read-only views included).
+        """
         check_dialect(dialect)
         weights = list(model_trainable_weights)
         values = [np.asarray(a[1] if isinstance(a, tuple) else a) for a in arrays]
-        layout = self.variables(weights, dialect)
+        layout = self._layout(weights, dialect)
         if len(values) != len(layout):
             raise ConfigError(
                 f"{type(self).__name__}: {len(values)} arrays for the {dialect} layout of "
@@ -300,25 +305,48 @@ class Optimizer:
                 f"{len(weights)} trainable variables"
             )
         for (name, want), got in zip(layout, values):
-            if got.shape != want.shape:
+            if got.shape != want:
                 raise ConfigError(f"{type(self).__name__}: {name!r} has shape {got.shape}, "
-                                  f"expected {want.shape}")
-        it = values.pop(0)
+                                  f"expected {want}")
+        rest = iter(values)
+        it = next(rest)
         if dialect == "keras3" and not self.has_schedule:
-            self.config["learning_rate"] = float(values.pop(0))
+            self.config["learning_rate"] = float(next(rest))
         slot_values: list[dict[str, np.ndarray]] = [{} for _ in weights]
         for i, s in self.slot_order(len(weights), dialect):
-            slot_values[i][s.keras3] = values.pop(0).astype(np.asarray(_value(weights[i])).dtype)
+            slot_values[i][s.keras3] = next(rest).astype(_dtype_of(weights[i]), copy=False)
         if dialect == "keras2":
             for s in self.active_slots("keras3"):  # Keras 3 slots tf_keras lacks: initial state
                 for v, d in zip(weights, slot_values):
-                    d.setdefault(s.keras3, np.full(np.shape(_value(v)), self.initial_value(s),
-                                                   dtype=np.asarray(_value(v)).dtype))
+                    if s.keras3 not in d:
+                        d[s.keras3] = np.full(_shape_of(v), self.initial_value(s),
+                                              dtype=_dtype_of(v))
         self.iterations = int(it)
         self.slot_values = slot_values
         self.extra_values = {}
         for extra in self.extras if dialect == "keras3" else ():
-            self.extra_values[extra.key] = values.pop(0)
+            self.extra_values[extra.key] = next(rest)
+
+    def _layout(self, weights: list[Any], dialect: Dialect) -> list[tuple[str, tuple[int, ...]]]:
+        """``(name, shape)`` of each entry of :meth:`variables`, without building any array."""
+        names = [_path(v) for v in weights]
+        if dialect == "keras2":
+            prefix = self.name_for("keras2")
+            return [("iteration", ())] + [
+                (f"{prefix}/{s.keras2}/{names[i]}", _shape_of(weights[i]))
+                for i, s in self.slot_order(len(weights), "keras2")
+            ]
+        prefix = self.name_for("keras3")
+        out: list[tuple[str, tuple[int, ...]]] = [(f"{prefix}/iteration", ())]
+        if not self.has_schedule:
+            out.append((f"{prefix}/learning_rate", ()))
+        out += [(f"{prefix}/{names[i].replace('/', '_')}_{s.keras3}", _shape_of(weights[i]))
+                for i, s in self.slot_order(len(weights), "keras3")]
+        for extra in self.extras:  # scalars (Nadam u_product) unless a stored value says else
+            stored = self.extra_values.get(extra.key)
+            out.append((f"{prefix}/{extra.keras3_name}",
+                        () if stored is None else tuple(np.shape(stored))))
+        return out
 
     def _slots_for(self, weights: list[Any]) -> list[dict[str, np.ndarray]]:
         if self.slot_values is not None and len(self.slot_values) != len(weights):
@@ -413,6 +441,18 @@ class Optimizer:
 
 def _value(v: Any) -> Any:
     return v.value if hasattr(v, "value") and not isinstance(v, np.ndarray) else v
+
+
+def _shape_of(v: Any) -> tuple[int, ...]:
+    """A variable's (or array's) shape, without materializing a lazy variable."""
+    shape = getattr(v, "shape", None)
+    return tuple(int(d) for d in shape) if shape is not None else tuple(np.shape(v))
+
+
+def _dtype_of(v: Any) -> np.dtype:
+    """A variable's (or array's) dtype, without materializing a lazy variable."""
+    dtype = getattr(v, "dtype", None)
+    return np.dtype(dtype) if dtype is not None else np.asarray(v).dtype
 
 
 def _path(v: Any) -> str:

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from oracle_env import ensure  # tools/ is sys.path[0] when run as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,31 +34,21 @@ def _reexec_in_oracle() -> None:
         import keras  # noqa: F401
         import tf_keras  # noqa: F401
     except ImportError:
-        out = subprocess.run(
-            [sys.executable, str(ROOT / "tools" / "oracle_env.py"), "ensure", "tf"],
-            check=True, capture_output=True, text=True,
-        )
-        python = out.stdout.strip().splitlines()[-1]
+        python = str(ensure("tf"))
         env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3",
                    CUDA_VISIBLE_DEVICES="")
         os.execve(python, [python, __file__, *sys.argv[1:]], env)
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _time(save: Callable[[Path], None], path: Path, fsync: bool) -> float:
+    from purekeras_io._io import fsync_path
+
     if path.exists():
         path.unlink()
     t0 = time.perf_counter()
     save(path)
     if fsync:
-        _fsync(path)
+        fsync_path(path)
     return time.perf_counter() - t0
 
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import argparse
 import subprocess
-import sys
 import tempfile
 import venv
 from pathlib import Path
+
+from oracle_env import ensure  # tools/ is sys.path[0] when run as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 SNIPPET = "import time; t=time.perf_counter(); import {mod}; print(time.perf_counter()-t)"
@@ -46,16 +47,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    oracle = (
-        subprocess.run(
-            [sys.executable, str(ROOT / "tools" / "oracle_env.py"), "ensure", "tf"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        .stdout.strip()
-        .splitlines()[-1]
-    )
+    oracle = str(ensure("tf"))
     with tempfile.TemporaryDirectory() as tmp:
         env_dir = Path(tmp) / "venv"
         venv.EnvBuilder(with_pip=True).create(env_dir)

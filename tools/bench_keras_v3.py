@@ -24,6 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from oracle_env import ensure  # tools/ is sys.path[0] when run as a script
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -54,23 +56,17 @@ print(json.dumps(out))
 """
 
 
-def _fsync(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _time(fn: Callable[[], None], path: str) -> dict[str, Any]:
+    from purekeras_io._io import fsync_path
+
     fn()
-    _fsync(path)
+    fsync_path(path)
     out: dict[str, Any] = {"save": [], "save_fsync": []}
     for _ in range(_OPTIONS["reps"]):
         t0 = time.perf_counter()
         fn()
         t1 = time.perf_counter()
-        _fsync(path)
+        fsync_path(path)
         t2 = time.perf_counter()
         out["save"].append(t1 - t0)
         out["save_fsync"].append(t2 - t0)
@@ -113,16 +109,7 @@ def _ours(d: str, compiled: bool) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def _keras(d: str, compiled: bool) -> dict[str, Any] | None:
-    python = (
-        subprocess.run(
-            [sys.executable, str(ROOT / "tools" / "oracle_env.py"), "ensure", "tf"],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        .stdout.strip()
-        .splitlines()[-1]
-    )
+    python = str(ensure("tf"))
     env = dict(
         os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="", KERAS_BACKEND="tensorflow"
     )

@@ -26,21 +26,19 @@ Targets (h5.md §7, §9, §12, §13):
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import uuid
 import warnings
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import h5py
 import numpy as np
 
+from .._io import atomic_path
 from ..errors import ConfigError, TargetCompatibilityError, UnsupportedDtypeError
 from ..model.base import CompileInfo, Model
 from ..model.layer import Layer
+from ..model.naming import renamed_layers
 from ..model.sequential import Sequential
 from ..model.serialize import serialize_model
 from ..model.variable import Variable
@@ -80,48 +78,6 @@ def _dialect(target: str) -> str:
 
 
 # ============================================================================ names
-
-
-@contextlib.contextmanager
-def _renamed_layers(model: Model, target: str) -> Iterator[dict[str, str]]:
-    """Temporarily replace ``/`` in layer names by ``_`` (Keras 3 refuses ``/``); restored after."""
-    renamed: dict[str, str] = {}
-    if target == "keras2":
-        yield renamed
-        return
-    layers: list[Layer] = []
-    seen: set[int] = set()
-    for layer in model.iter_layers():
-        if id(layer) not in seen:
-            seen.add(id(layer))
-            layers.append(layer)
-    taken = {la.name for la in layers}
-    changed: list[tuple[Layer, str]] = []
-    try:
-        for layer in layers:
-            old = layer.name
-            if "/" not in old:
-                continue
-            base = old.replace("/", "_")
-            new, i = base, 1
-            while new in taken:
-                new, i = f"{base}_{i}", i + 1
-            taken.add(new)
-            layer.name = new
-            changed.append((layer, old))
-            renamed[old] = new
-        if renamed:
-            sample = ", ".join(f"{a!r} → {b!r}" for a, b in list(renamed.items())[:5])
-            warnings.warn(
-                f"Keras 3 refuses '/' in layer names: {len(renamed)} layer(s) renamed in the "
-                f".h5 file ({sample}{', …' if len(renamed) > 5 else ''}). The model in memory "
-                "keeps its names.",
-                stacklevel=3,
-            )
-        yield renamed
-    finally:
-        for layer, old in changed:
-            layer.name = old
 
 
 def weight_names(model: Model, dialect: str) -> dict[int, str]:
@@ -490,7 +446,7 @@ def write_model(
     )
     info = model.compile_info
     compiled = include_optimizer and info is not None and info.optimizer is not None
-    with _renamed_layers(model, target):
+    with renamed_layers(model, target, "the .h5 file"):
         config_text = _dumps(_model_config(model, target), "model config")
         training_text = (
             _dumps(_training_config(info, target), "training config") if compiled and info else None
@@ -510,21 +466,10 @@ def write_model(
         warnings.warn(TARGET_NOTES[target], stacklevel=2)
 
 
-def _atomic(filepath: str, fill: Any) -> None:
+def _atomic(filepath: Any, fill: Any) -> None:
     """Write a new file next to ``filepath`` and move it over the target when complete."""
-    path = os.fspath(filepath)
-    if os.path.isdir(path):
-        raise ConfigError(f"{path}: is a directory; an .h5 save needs a file path")
-    directory, base = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{base}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:
-        with h5py.File(tmp, "w-") as f:
-            fill(f)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_path(filepath, what="an .h5 save") as tmp, h5py.File(tmp, "w-") as f:
+        fill(f)
 
 
 def save(
@@ -566,7 +511,7 @@ def save_weights(model: Model, filepath: Any, target: str = "both", **ignored: A
     def fill(root: h5py.Group) -> None:
         attrs = (L.LAYER_NAMES, L.KERAS_VERSION, L.BACKEND)
         _clear(root, tuple(la.name for la in model.layers), attrs)
-        with _renamed_layers(model, target):
+        with renamed_layers(model, target, "the .h5 file"):
             write_weights(root, model, _dialect(target), L.KERAS_VERSIONS[target])
 
     if isinstance(filepath, h5py.Group):

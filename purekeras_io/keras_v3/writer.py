@@ -6,8 +6,8 @@ tf_keras 2.x flavour (its config dialect, no ``name`` attributes, ``[iteration, 
 are not interchangeable: each loader refuses the other's config (keras_v3.md §6).
 
 Output is deterministic: fixed zip timestamps, ``date_saved`` fixed unless given, no
-``shared_object_id``, HDF5 without times. The archive is written in place (as Keras does); a failed
-save removes the partial file.
+``shared_object_id``, HDF5 without times. A path target is written atomically (a temporary file
+beside it, renamed over it when complete): a failed save never destroys an existing file.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ import datetime
 import json
 import os
 from collections.abc import Callable, Iterator
-from contextlib import suppress
 from typing import Any, BinaryIO
 
+from .._io import atomic_file
 from ..errors import ConfigError
 from ..model.base import CompileInfo, Model
 from ..model.dialect import check_dialect
+from ..model.naming import renamed_layers
 from ..model.sequential import Sequential
 from ..model.serialize import model_config, serialize_model
 from .h5image import H5Group, build_h5_image
@@ -35,7 +36,7 @@ from .layout import (
     layer_groups,
 )
 from .optimizer_state import optimizer_arrays
-from .zipstream import Member, byte_view, fsync, write_all, write_zip
+from .zipstream import Member, byte_view, write_all, write_zip
 
 __all__ = [
     "build_members",
@@ -170,15 +171,19 @@ def build_members(
     include_optimizer: bool = True,
     date_saved: str | datetime.datetime | None = None,
 ) -> list[Member]:
-    """The three archive members, in Keras' order; the weights member as streamable parts."""
+    """The three archive members, in Keras' order; the weights member as streamable parts.
+
+    For ``target="keras3"``, ``/`` in layer names becomes ``_`` in the file (Keras 3 refuses it;
+    :func:`purekeras_io.model.naming.renamed_layers`, with a warning)."""
     check_dialect(target, what="target")
     if not isinstance(model, Model):
         raise ConfigError(
             f".keras save: expected a purekeras_io model, received {type(model).__name__}"
         )
     metadata = {"keras_version": KERAS_VERSIONS[target], "date_saved": _date(date_saved)}
-    config = model_json(model, target, include_optimizer)
-    parts, _size = build_h5_image(list(weights_groups(model, target, include_optimizer)))
+    with renamed_layers(model, target, "the .keras file"):
+        config = model_json(model, target, include_optimizer)
+        parts, _size = build_h5_image(list(weights_groups(model, target, include_optimizer)))
     return [
         Member(METADATA_MEMBER, [_dumps(metadata, METADATA_MEMBER)]),
         Member(CONFIG_MEMBER, [_dumps(config, CONFIG_MEMBER)]),
@@ -210,25 +215,19 @@ def save(
 
 
 def _write_file(path: str, write: Callable[[BinaryIO], Any], sync: bool = False) -> None:
-    """Write in place, as Keras and h5py do (truncating an existing file; a rename-over would
-    hold both files in the page cache at once, which costs seconds at 1 GB). A failed write
-    removes the partial file."""
-    try:
-        with open(path, "wb", buffering=0) as fh:
-            write(fh)  # type: ignore[arg-type]
-            if sync:
-                fsync(fh)  # type: ignore[arg-type]
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(path)
-        raise
+    """Write atomically: a temporary file beside ``path``, renamed over it when complete (a
+    failed save leaves an existing file untouched; see :mod:`purekeras_io._io`). Keras writes in
+    place; the rename costs nothing measurable beyond page-cache effects."""
+    with atomic_file(path, fsync=sync, buffering=0, what="a .keras save") as fh:
+        write(fh)
 
 
 def save_weights(model: Model, filepath: Any, target: str = "keras3", **ignored: Any) -> None:
     """``model.save_weights("x.weights.h5")``: the ``model.weights.h5`` tree as a plain file
     (with the optimizer's variables when compiled, as Keras 3 writes it)."""
     check_dialect(target, what="target")
-    parts, _ = build_h5_image(list(weights_groups(model, target, include_optimizer=True)))
+    with renamed_layers(model, target, "the weights file"):
+        parts, _ = build_h5_image(list(weights_groups(model, target, include_optimizer=True)))
     if hasattr(filepath, "write"):
         _write_parts(filepath, parts)
         return

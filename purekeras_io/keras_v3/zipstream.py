@@ -24,7 +24,6 @@ non-seekable target gets the CRC computed first. Nothing is copied into one big 
 
 from __future__ import annotations
 
-import os
 import struct
 import threading
 import zlib
@@ -33,6 +32,8 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import numpy as np
+
+from .._crc import CrcCombiner
 
 __all__ = [
     "CRC32_IMPLEMENTATION",
@@ -44,7 +45,6 @@ __all__ = [
     "crc32",
     "crc32_combine",
     "crc32_of",
-    "fsync",
     "write_all",
     "write_zip",
 ]
@@ -112,43 +112,12 @@ def _pick_crc32() -> tuple[Callable[..., int], str]:
 
 crc32, CRC32_IMPLEMENTATION = _pick_crc32()
 
-_CRC_POLY = 0xEDB88320
-
-
-def _multmodp(a: int, b: int) -> int:
-    """a(x) * b(x) modulo the CRC-32 polynomial (reflected), as zlib's ``multmodp``."""
-    m = 1 << 31
-    p = 0
-    while True:
-        if a & m:
-            p ^= b
-            if (a & (m - 1)) == 0:
-                break
-        m >>= 1
-        b = (b >> 1) ^ _CRC_POLY if b & 1 else b >> 1
-    return p
-
-
-_X2N = [1 << 30]
-for _ in range(1, 32):
-    _X2N.append(_multmodp(_X2N[-1], _X2N[-1]))
-
-
-def _x8nmodp(n: int) -> int:
-    """x^(8n) modulo the polynomial (zlib's ``x2nmodp(n, 3)``)."""
-    p = 1 << 31
-    k = 3
-    while n:
-        if n & 1:
-            p = _multmodp(_X2N[k & 31], p)
-        n >>= 1
-        k += 1
-    return p
+_CRC32 = CrcCombiner(0xEDB88320)
 
 
 def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
     """CRC-32 of A+B from crc(A), crc(B) and len(B) (zlib's ``crc32_combine``)."""
-    return _multmodp(_x8nmodp(len2), crc1) ^ crc2
+    return _CRC32.combine(crc1, crc2, len2)
 
 
 def _crc_views(views: list[memoryview]) -> int:
@@ -376,8 +345,3 @@ def write_all(target: BinaryIO, view: memoryview) -> None:
         if n is None or n == len(view):
             return
         view = view[n:]
-
-
-def fsync(target: BinaryIO) -> None:
-    target.flush()
-    os.fsync(target.fileno())

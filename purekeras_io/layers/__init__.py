@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..model.input_layer import Input, InputLayer
 from ..model.layer import Layer, UnknownLayer
 from . import (
+    applications,
     attention,
     conv,
     core,
@@ -17,6 +18,7 @@ from . import (
     reshaping,
     rnn,
 )
+from .applications import CustomScaleLayer, LayerScale, StochasticDepth
 from .attention import AdditiveAttention, Attention, EinsumDense, MultiHeadAttention
 from .conv import (
     Conv1D,
@@ -158,6 +160,7 @@ __all__ = [
     "Cropping1D",
     "Cropping2D",
     "Cropping3D",
+    "CustomScaleLayer",
     "Dense",
     "DepthwiseConv1D",
     "DepthwiseConv2D",
@@ -188,6 +191,7 @@ __all__ = [
     "LSTMCell",
     "Layer",
     "LayerNormalization",
+    "LayerScale",
     "LeakyReLU",
     "Masking",
     "MaxPool1D",
@@ -219,6 +223,7 @@ __all__ = [
     "SpatialDropout1D",
     "SpatialDropout2D",
     "SpatialDropout3D",
+    "StochasticDepth",
     "Subtract",
     "TFOpLambda",
     "ThresholdedReLU",
@@ -231,6 +236,7 @@ __all__ = [
     "ZeroPadding1D",
     "ZeroPadding2D",
     "ZeroPadding3D",
+    "applications",
     "attention",
     "conv",
     "core",

@@ -163,6 +163,18 @@ def deconv_output_length(
     return (size - 1) * stride + k - 2 * pad + output_padding
 
 
+def check_data_format(layer: Any) -> None:
+    """``data_format``: None means ``channels_last``; anything but the two formats is refused."""
+    c = layer.config
+    if c.get("data_format") is None:
+        c["data_format"] = "channels_last"
+    if c["data_format"] not in ("channels_last", "channels_first"):
+        raise ConfigError(
+            f"{layer.class_name()} {layer.name!r}: data_format must be 'channels_last' or "
+            f"'channels_first', received {c['data_format']!r}"
+        )
+
+
 def to_channels_last(x: np.ndarray, data_format: Any) -> np.ndarray:
     if data_format == "channels_first" and x.ndim > 2:
         return np.moveaxis(x, 1, -1)
@@ -377,13 +389,7 @@ class _BaseConv(Layer):
             raise ConfigError(
                 f"{name} {c['name']!r}: padding must be one of {allowed}, received {c['padding']!r}"
             )
-        if c.get("data_format") is None:
-            c["data_format"] = "channels_last"
-        if c["data_format"] not in ("channels_last", "channels_first"):
-            raise ConfigError(
-                f"{name} {c['name']!r}: data_format must be 'channels_last' or 'channels_first', "
-                f"received {c['data_format']!r}"
-            )
+        check_data_format(self)
         if "filters" in self.defaults and c.get("filters") is not None:
             c["filters"] = int(c["filters"])
         if c.get("lora_rank"):

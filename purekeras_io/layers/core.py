@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .. import activations
+from ..errors import TargetCompatibilityError
 from ..model.layer import Layer, WeightSpec, register
 
 __all__ = [
@@ -45,6 +46,7 @@ class Dense(Layer):
         "activity_regularizer": None,
         "kernel_constraint": None,
         "bias_constraint": None,
+        "quantization_config": None,
     }
     keras3_only = ("quantization_config", "lora_rank", "lora_alpha", "lora_enabled")
     supports_masking = True
@@ -56,6 +58,24 @@ class Dense(Layer):
             activation if activation is not None else kwargs.get("activation", "linear")
         )
         super().__init__(**kwargs)
+
+    def render_config(self, config: dict[str, Any], dialect: Any) -> dict[str, Any]:
+        """Keras 3.15 ``Dense.get_config`` always writes ``quantization_config`` (null) and,
+        through the base ``Layer.get_config``, ``activity_regularizer`` only when one is set;
+        tf_keras always writes ``activity_regularizer`` and never ``quantization_config``."""
+        if dialect != "keras3" or "activity_regularizer" not in config:
+            return config
+        regularizer = config.pop("activity_regularizer")
+        if regularizer is None:
+            return config
+        # Set: the base config's keys come first (name, trainable, dtype, activity_regularizer).
+        out: dict[str, Any] = {}
+        for key, value in config.items():
+            out[key] = value
+            if key == "dtype":
+                out["activity_regularizer"] = regularizer
+        out.setdefault("activity_regularizer", regularizer)
+        return out
 
     def weight_specs(self, input_shape: Any) -> list[WeightSpec]:
         fan_in = int(input_shape[-1])
@@ -88,6 +108,23 @@ class Activation(Layer):
         if activation is not None:
             kwargs["activation"] = activation
         super().__init__(**kwargs)
+
+    def render_config(self, config: dict[str, Any], dialect: Any) -> dict[str, Any]:
+        """tf_keras resolves only :data:`activations.KERAS2_NAMES` (Keras 3's ``silu`` is its
+        ``swish``): a Keras 3-only name (``hard_silu`` in Keras 3's MobileNetV3) cannot be
+        written for Keras 2."""
+        name = config.get("activation")
+        if dialect != "keras2" or not isinstance(name, str):
+            return config
+        if name == "silu":
+            config["activation"] = "swish"
+        elif name not in activations.KERAS2_NAMES:
+            raise TargetCompatibilityError(
+                f"Activation {self.name!r}: tf_keras has no activation {name!r}; the layer "
+                "cannot be written for Keras 2 (write a Keras 3 file: .keras, or .h5 with "
+                "target='keras3')"
+            )
+        return config
 
     def call(self, inputs: Any, **kwargs: Any) -> Any:
         return activations.get(self.config["activation"], self.source_dialect)(np.asarray(inputs))

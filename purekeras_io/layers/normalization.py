@@ -133,6 +133,9 @@ class BatchNormalization(Layer):
                 )
             config["axis"] = axes[0]
             return config
+        if self.build_input_shape is not None:
+            # tf_keras' build() rewrites axis into the list of non-negative axes ([3]).
+            config["axis"] = _positive(axes, len(self.build_input_shape), self)
         # tf_keras writes neither `synchronized` nor the renorm keys unless renorm is on.
         config.pop("synchronized", None)
         if not config.get("renorm"):
@@ -248,6 +251,10 @@ class LayerNormalization(Layer):
             raise TargetCompatibilityError(
                 f"LayerNormalization {self.name!r}: rms_scaling=True exists only in Keras 3"
             )
+        if dialect == "keras2" and self.build_input_shape is not None:
+            # tf_keras' build() rewrites axis into the list of non-negative axes, in the order
+            # its weights are shaped in ([2]; [3, 2] for axis=[-1, -2]).
+            config["axis"] = self._norm_axes(len(self.build_input_shape))
         return config
 
     def _norm_axes(self, ndim: int) -> list[int]:

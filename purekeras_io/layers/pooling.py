@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..model.layer import Layer, register
 from .conv import (
+    check_data_format,
     compute_float,
     from_channels_last,
     int_tuple,
@@ -60,17 +61,6 @@ __all__ = [
 ]
 
 
-def _check_data_format(layer: Layer) -> None:
-    c = layer.config
-    if c.get("data_format") is None:
-        c["data_format"] = "channels_last"
-    if c["data_format"] not in ("channels_last", "channels_first"):
-        raise ConfigError(
-            f"{layer.class_name()} {layer.name!r}: data_format must be 'channels_last' or "
-            f"'channels_first', received {c['data_format']!r}"
-        )
-
-
 class _Pooling(Layer):
     rank: ClassVar[int] = 2
     reduce: ClassVar[str] = "max"
@@ -97,7 +87,7 @@ class _Pooling(Layer):
                 f"{name} {c['name']!r}: padding must be 'valid' or 'same', "
                 f"received {c['padding']!r}"
             )
-        _check_data_format(self)
+        check_data_format(self)
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         shape = tuple(input_shape)
@@ -197,7 +187,7 @@ class _GlobalPooling(Layer):
     defaults = {"data_format": "channels_last", "keepdims": False}
 
     def normalize_config(self) -> None:
-        _check_data_format(self)
+        check_data_format(self)
         self.config["keepdims"] = bool(self.config.get("keepdims", False))
 
     def _axes(self) -> tuple[int, ...]:

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import ConfigError, TargetCompatibilityError, UnsupportedFeatureError
 from ..model.layer import Layer, register
-from .conv import from_channels_last, int_tuple, to_channels_last
+from .conv import check_data_format, from_channels_last, int_tuple, to_channels_last
 
 __all__ = [
     "Cropping1D",
@@ -42,17 +42,6 @@ __all__ = [
 ]
 
 
-def _check_data_format(layer: Layer) -> None:
-    c = layer.config
-    if c.get("data_format") is None:
-        c["data_format"] = "channels_last"
-    if c["data_format"] not in ("channels_last", "channels_first"):
-        raise ConfigError(
-            f"{layer.class_name()} {layer.name!r}: data_format must be 'channels_last' or "
-            f"'channels_first', received {c['data_format']!r}"
-        )
-
-
 def _rank_check(layer: Layer, shape: tuple[Any, ...], rank: int) -> None:
     if len(shape) != rank:
         raise ConfigError(
@@ -68,7 +57,7 @@ class Flatten(Layer):
     defaults = {"data_format": "channels_last"}
 
     def normalize_config(self) -> None:
-        _check_data_format(self)
+        check_data_format(self)
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         batch, *rest = tuple(input_shape)
@@ -231,7 +220,7 @@ class _ZeroPadding(_SpatialLayer):
             c["padding"] = _pairs([c["padding"]], 1, "padding", "ZeroPadding1D")[0]
         else:
             c["padding"] = _pairs(c["padding"], self.rank, "padding", self.class_name())
-        _check_data_format(self)
+        check_data_format(self)
 
     def _pad_list(self) -> list[list[int]]:
         pad = self.config["padding"]
@@ -292,7 +281,7 @@ class _Cropping(_SpatialLayer):
             c["cropping"] = _pairs([c["cropping"]], 1, "cropping", "Cropping1D")[0]
         else:
             c["cropping"] = _pairs(c["cropping"], self.rank, "cropping", self.class_name())
-            _check_data_format(self)
+            check_data_format(self)
 
     def _crop_list(self) -> list[list[int]]:
         crop = self.config["cropping"]
@@ -396,7 +385,7 @@ class _UpSampling(_SpatialLayer):
 
     def normalize_config(self) -> None:
         self.config["size"] = int_tuple(self.config["size"], self.rank, "size", self.class_name())
-        _check_data_format(self)
+        check_data_format(self)
 
     def _sizes(self) -> list[int]:
         return list(self.config["size"])

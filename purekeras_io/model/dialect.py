@@ -40,6 +40,19 @@ _OBJECT_MODULES = (
 _DROP_KEYS = ("module", "registered_name", "shared_object_id")
 # Keys of serialized initializers that only Keras 3 writes (and tf_keras refuses).
 _KERAS3_ONLY_OBJECT_KEYS = ("input_axes", "output_axes")
+# Keras 3.15 fan-based initializers (VarianceScaling and its subclasses) always write
+# ``"input_axes": null, "output_axes": null`` after their other keys; tf_keras has neither.
+_FAN_INITIALIZERS = frozenset(
+    {
+        "VarianceScaling",
+        "GlorotUniform",
+        "GlorotNormal",
+        "HeNormal",
+        "HeUniform",
+        "LecunNormal",
+        "LecunUniform",
+    }
+)
 _POLICY_CLASSES = ("DTypePolicy", "FloatDTypePolicy", "Policy", "QuantizedDTypePolicy")
 
 
@@ -78,7 +91,12 @@ def neutral_value(value: Any) -> Any:
                 return dtype_name(value)
             out = {k: v for k, v in value.items() if k not in _DROP_KEYS}
             if isinstance(out.get("config"), dict):
-                out["config"] = {k: neutral_value(v) for k, v in out["config"].items()}
+                out["config"] = {
+                    k: neutral_value(v)
+                    for k, v in out["config"].items()
+                    # Keras 3's null input_axes/output_axes are defaults, added back on render.
+                    if not (k in _KERAS3_ONLY_OBJECT_KEYS and v is None)
+                }
             return out
         return {k: neutral_value(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -111,6 +129,8 @@ def render_value(key: str, value: Any, dialect: Dialect) -> Any:
         if dialect == "keras2" and isinstance(config, dict):
             # Keras 3 initializer configs carry keys tf_keras refuses (GlorotUniform input_axes…).
             config = {k: v for k, v in config.items() if k not in _KERAS3_ONLY_OBJECT_KEYS}
+        elif value["class_name"] in _FAN_INITIALIZERS and isinstance(config, dict):
+            config = {**config, **{k: config.get(k) for k in _KERAS3_ONLY_OBJECT_KEYS}}
         return {
             "module": module,
             "class_name": value["class_name"],

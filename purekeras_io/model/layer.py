@@ -225,11 +225,12 @@ class Layer:
         self.built = True
 
     def _make_variable(self, spec: WeightSpec) -> Variable:
+        # Lazy: nothing is drawn until the value is read (set_weights/readers replace it).
         dtype = spec.dtype or self.dtype
-        value = initializers.initialize(spec.initializer, spec.shape, _np_dtype(dtype))
+        initial = initializers.lazy(spec.initializer, spec.shape, _np_dtype(dtype))
         return Variable(
             name=spec.name,
-            value=value,
+            initial=initial,
             trainable=spec.trainable,
             path=f"{self.name}/{spec.name}",
             synchronization=spec.synchronization,

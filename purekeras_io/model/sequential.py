@@ -22,6 +22,9 @@ class Sequential(Model):
         super().__init__(name=name, **kwargs)
         self._layers: list[Layer] = []
         self.input_layer: InputLayer | None = None
+        # True when the InputLayer was made here (from the first layer's input shape or by
+        # build()), not given: tf_keras then names it "<first layer>_input".
+        self.implicit_input = False
         self.output: KerasTensor | None = None
         for item in layers or []:
             self.add(item)
@@ -49,6 +52,7 @@ class Sequential(Model):
         ):
             first_shape = item.inputs[0].shape  # a built model used as the first layer
         if not self._layers and self.input_layer is None and first_shape is not None:
+            self.implicit_input = True
             self.input_layer = InputLayer(
                 batch_shape=list(first_shape),
                 dtype=item.config.get("dtype")
@@ -80,6 +84,7 @@ class Sequential(Model):
         if self.input_layer is None:
             if input_shape is None:
                 raise ConfigError(f"Sequential {self.name!r}: cannot build without an input shape")
+            self.implicit_input = True
             self.input_layer = InputLayer(batch_shape=list(input_shape))
         if self._layers:
             self._build_graph()

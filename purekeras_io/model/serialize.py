@@ -10,7 +10,12 @@ Differences handled here (``shared/docs/h5.md`` §4, §13):
 * one input or output: keras2 ``[["a", 0, 0]]``; keras3 ``["a", 0, 0]``.
 * Functional ``module``: ``tf_keras.src.engine.functional`` / ``keras.src.models.functional``.
 * Sequential config: keras2 ``name`` and ``layers``; keras3 adds ``trainable``, ``dtype`` and
-  ``build_input_shape``.
+  ``build_input_shape``. keras2 names an InputLayer the Sequential made itself (from the first
+  layer's ``input_shape`` or ``build()``) ``"<first layer>_input"``; Keras 3 ``"input_layer"``.
+* a layer made with ``input_shape``: keras2 keeps ``batch_input_shape`` in its config.
+* keras3 ``build_config`` only for classes with their own ``build()``
+  (:data:`KERAS3_NO_BUILD_CONFIG`); keras3 node kwargs gain ``mask``/``training`` as Keras 3
+  records them (:data:`KERAS3_CALL_KWARGS`).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from .functional import Functional
 from .input_layer import InputLayer
 from .layer import Layer, UnknownLayer, layer_class
 from .sequential import Sequential
-from .tensor import KerasTensor, map_structure
+from .tensor import KerasTensor, flatten, map_structure
 
 __all__ = [
     "deserialize_layer",
@@ -38,6 +43,39 @@ __all__ = [
 
 KERAS_VERSIONS = {"keras2": "2.21.0", "keras3": "3.15.1"}
 _MODEL_CLASSES = ("Sequential", "Functional", "Model")
+
+# Keras 3.15 writes a layer's ``build_config`` only when its class has its own ``build()``
+# (``Layer._maybe_build`` skips the default one, so ``_build_shapes_dict`` stays None); measured
+# with ``to_json()`` on every catalog class. tf_keras writes ``build_config`` for every built layer.
+# A class can also say ``keras3_build_config = False``.
+KERAS3_NO_BUILD_CONFIG = frozenset(
+    {
+        "Activation", "ActivityRegularization", "AlphaDropout", "AveragePooling1D",
+        "AveragePooling2D", "AveragePooling3D", "Dropout", "ELU", "GaussianDropout",
+        "GaussianNoise", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+        "GlobalAveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D",
+        "GlobalMaxPooling3D", "Identity", "LeakyReLU", "Masking", "MaxPooling1D", "MaxPooling2D",
+        "MaxPooling3D", "ReLU", "Reshape", "Softmax", "SpatialDropout1D", "SpatialDropout2D",
+        "SpatialDropout3D", "ThresholdedReLU", "UnitNormalization",
+    }
+)
+# Call arguments Keras 3.15 adds to a node's ``kwargs`` when a layer is called on one tensor
+# argument: ``mask`` (the input's mask, null without one) when ``call`` takes ``mask``, and the
+# ``training`` default of ``call``'s signature when it is not None (measured with ``to_json()``;
+# nested models take ``mask`` too). Not added when the call has several tensor arguments (an RNN
+# with ``initial_state`` writes only its own kwargs). A class can also set ``keras3_call_kwargs``.
+KERAS3_CALL_KWARGS: dict[str, dict[str, Any]] = {
+    **{c: {"mask": None} for c in (
+        "BatchNormalization", "Bidirectional", "GlobalAveragePooling1D", "Softmax",
+        "TimeDistributed", "Sequential", "Functional", "Model",
+    )},
+    **{c: {"training": False, "mask": None} for c in ("RNN", "SimpleRNN", "LSTM", "GRU")},
+    **{c: {"training": False} for c in (
+        "AlphaDropout", "Dropout", "GaussianDropout", "GaussianNoise", "SpatialDropout1D",
+        "SpatialDropout2D", "SpatialDropout3D",
+    )},
+    **{c: {"training": True} for c in ("CenterCrop", "Resizing")},
+}
 
 
 # ============================================================================ render
@@ -73,6 +111,55 @@ def _node_ref(model: Functional, t: KerasTensor, dialect: Dialect) -> list[Any]:
     return [layer.name, index, tensor_index]
 
 
+def _keras3_call_defaults(
+    layer: Layer, args: Any, kwargs: dict[str, Any]
+) -> dict[str, Any]:
+    """The call kwargs Keras 3 records beside the user's (see :data:`KERAS3_CALL_KWARGS`)."""
+    defaults = getattr(layer, "keras3_call_kwargs", None)
+    if defaults is None and _is_keras_layer(layer):
+        defaults = KERAS3_CALL_KWARGS.get(layer.class_name(), {})
+    if not defaults or len(args) != 1:
+        return {}
+    if any(isinstance(t, KerasTensor) for t in flatten(kwargs)):
+        return {}
+    out = {k: v for k, v in defaults.items() if k not in kwargs}
+    if "mask" in out and _may_carry_mask(args[0]):
+        # Keras writes the mask tensor itself (an op outside the model's layers); an explicit
+        # null would switch the mask off when Keras 3 loads the config, so write nothing.
+        del out["mask"]
+    return out
+
+
+def _is_mask_source(layer: Layer) -> bool:
+    name = layer.class_name()
+    if name == "Masking" or (name == "Embedding" and layer.config.get("mask_zero")):
+        return True
+    if isinstance(layer, Model):
+        return any(_is_mask_source(sub) for sub in layer.iter_layers() if sub is not layer)
+    return False
+
+
+def _may_carry_mask(value: Any) -> bool:
+    """Whether a tensor may have a Keras mask: a Masking layer or an Embedding with
+    ``mask_zero`` upstream of it (conservative: masks a layer drops are not followed)."""
+    seen: set[int] = set()
+    stack = [t for t in flatten(value) if isinstance(t, KerasTensor)]
+    while stack:
+        t = stack.pop()
+        if t.history is None or id(t) in seen:
+            continue
+        seen.add(id(t))
+        layer, node_index, _ = t.history
+        if _is_mask_source(layer):
+            return True
+        if node_index < len(layer.inbound_nodes):
+            node = layer.inbound_nodes[node_index]
+            stack.extend(
+                x for x in flatten((node.args, node.kwargs)) if isinstance(x, KerasTensor)
+            )
+    return False
+
+
 def _render_node(model: Functional, layer: Layer, node: Any, dialect: Dialect) -> Any:
     args, kwargs = (
         layer.node_arguments(node, dialect)
@@ -93,6 +180,7 @@ def _render_node(model: Functional, layer: Layer, node: Any, dialect: Dialect) -
                 }
             return _json_value(value)
 
+        kwargs = {**kwargs, **_keras3_call_defaults(layer, args, kwargs)}
         return {"args": map_structure(k3, list(args)), "kwargs": map_structure(k3, dict(kwargs))}
 
     # keras2: the first argument carries the tensors; everything else is a kwarg.
@@ -131,13 +219,51 @@ def serialize_layer(layer: Layer, dialect: Dialect) -> dict[str, Any]:
         }
         if isinstance(layer, UnknownLayer) and layer._keras_module:
             entry["module"] = layer._keras_module
+        if dialect == "keras2" and layer.batch_input_shape is not None:
+            entry["config"] = _with_batch_input_shape(entry["config"], layer.batch_input_shape)
     build = layer.build_config() if not isinstance(layer, InputLayer) else None
-    if build is not None and not isinstance(layer, Functional):
+    if dialect == "keras3" and not _keras3_build_config(layer):
+        build = None
+    if isinstance(layer, Functional) and build is not None:
+        # A nested Functional: Keras 3 writes {"input_shape": null}, tf_keras its input shape.
+        build = {"input_shape": None} if dialect == "keras3" else build
+    if build is not None:
         entry["build_config"] = build
     if not isinstance(layer, Model) and hasattr(layer, "serialize_entry"):
         # Last, so a layer can also adjust its build_config per dialect (MultiHeadAttention).
         entry = layer.serialize_entry(entry, dialect)
     return entry
+
+
+def _with_batch_input_shape(config: dict[str, Any], shape: Any) -> dict[str, Any]:
+    """tf_keras keeps the ``input_shape``/``batch_input_shape`` a layer was made with as
+    ``batch_input_shape`` in its config, after ``dtype`` (Keras 3 drops it)."""
+    value = [None if d is None else int(d) for d in shape]
+    if "batch_input_shape" in config:
+        return config
+    out: dict[str, Any] = {}
+    for key, item in config.items():
+        out[key] = item
+        if key == "dtype":
+            out["batch_input_shape"] = value
+    out.setdefault("batch_input_shape", value)
+    return out
+
+
+def _keras3_build_config(layer: Layer) -> bool:
+    """Whether Keras 3 writes a ``build_config`` for this layer (see KERAS3_NO_BUILD_CONFIG)."""
+    flag = getattr(layer, "keras3_build_config", None)
+    if flag is not None:
+        return bool(flag)
+    return not _is_keras_layer(layer) or layer.class_name() not in KERAS3_NO_BUILD_CONFIG
+
+
+def _is_keras_layer(layer: Layer) -> bool:
+    """A catalog ``keras.layers`` class or a model (not an op layer such as Keras 3's
+    ``keras.src.ops.nn.Softmax``, which shares a layer's class name, nor an unknown layer)."""
+    if isinstance(layer, Model):
+        return True
+    return not isinstance(layer, UnknownLayer) and layer.module == "keras.layers"
 
 
 def _model_entry(model: Model, dialect: Dialect) -> dict[str, Any]:
@@ -164,7 +290,11 @@ def model_config(model: Model, dialect: Dialect) -> dict[str, Any]:
     if isinstance(model, Sequential):
         layers = []
         if model.input_layer is not None:
-            layers.append(serialize_layer(model.input_layer, dialect))
+            first = serialize_layer(model.input_layer, dialect)
+            if dialect == "keras2" and model.implicit_input and model.layers:
+                # tf_keras names the InputLayer it makes itself "<first layer>_input".
+                first["config"]["name"] = f"{model.layers[0].name}_input"
+            layers.append(first)
         layers.extend(serialize_layer(la, dialect) for la in model.layers)
         if dialect == "keras2":
             return {"name": model.name, "layers": layers}
@@ -309,6 +439,7 @@ def _sequential_from(config: Any, dialect: Dialect) -> Sequential:
         model.add(InputLayer.from_config(first["config"], dialect))
     elif config.get("build_input_shape") is not None:
         model.input_layer = InputLayer(batch_shape=list(config["build_input_shape"]))
+        model.implicit_input = True
     for entry in layers_cfg:
         model.add(deserialize_layer(entry, dialect))
     return model

@@ -40,6 +40,7 @@ __all__ = [
     "compile_kwargs",
     "decode_json",
     "layer_metadata",
+    "legacy_json",
     "training_config",
 ]
 
@@ -54,6 +55,53 @@ _TRAINING_ARG_CLASSES = frozenset(
         "RandomTranslation", "RandomCrop", "RandomBrightness", "RandomHeight", "RandomWidth",
     }
 )
+
+
+# Config keys tf_keras holds as Python tuples (``conv_utils.normalize_tuple``, Reshape's
+# ``target_shape``, Permute's ``dims``, ZeroPadding/Cropping pairs of pairs…), so its
+# ``json_utils`` writes them as ``__tuple__``; measured on tf_keras 2.21 ``get_config()`` of
+# every catalog class. Values kept as the user gave them (Dropout ``noise_shape``, Dot ``axes``,
+# Softmax ``axis``) stay lists, as does a built BatchNormalization/LayerNormalization ``axis``.
+_TUPLE_KEYS = frozenset(
+    {
+        "attention_axes", "batch_input_shape", "cropping", "dilation_rate", "dims",
+        "kernel_size", "output_padding", "padding", "pool_size", "size", "strides",
+        "target_shape",
+    }
+)
+_TUPLE_CLASS_KEYS = frozenset({("Normalization", "axis")})
+# Keys of the new-style (``serialize_keras_object``) entries that tf_keras' SavedModel metadata,
+# written with its legacy serialization, does not have.
+_NON_LEGACY_KEYS = ("module", "registered_name", "build_config")
+
+
+def _tuple_value(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return {"class_name": "__tuple__", "items": [_tuple_value(v) for v in value]}
+    return value
+
+
+def legacy_json(value: Any) -> Any:
+    """A keras2-dialect config as tf_keras writes it in ``keras_metadata.pb``: serialized objects
+    (layers, initializers…) as ``{"class_name", "config"}`` without ``module``,
+    ``registered_name`` and ``build_config``; tuple-valued config keys as ``__tuple__``."""
+    if isinstance(value, list):
+        return [legacy_json(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "class_name" in value and "config" in value:
+        out = {k: legacy_json(v) for k, v in value.items() if k not in _NON_LEGACY_KEYS}
+        config = value["config"]
+        if isinstance(config, dict):
+            cls = value["class_name"]
+            out["config"] = {
+                k: _tuple_value(v)
+                if k in _TUPLE_KEYS or (cls, k) in _TUPLE_CLASS_KEYS
+                else legacy_json(v)
+                for k, v in config.items()
+            }
+        return out
+    return {k: legacy_json(v) for k, v in value.items()}
 
 
 def _tuple(items: Any) -> Any:
@@ -95,12 +143,13 @@ def decode_json(value: Any) -> Any:
 
 
 def _entry(layer: Layer) -> dict[str, Any]:
-    """``{"class_name", "config"}`` of a layer in the tf_keras dialect (models included)."""
+    """``{"class_name", "config"}`` of a layer in the tf_keras dialect (models included), in
+    tf_keras' legacy serialization (:func:`legacy_json`)."""
     if isinstance(layer, Model):
         out = serialize_model(layer, "keras2")
-        return {"class_name": out["class_name"], "config": out["config"]}
-    entry = serialize_layer(layer, "keras2")
-    return {"class_name": entry["class_name"], "config": entry["config"]}
+    else:
+        out = serialize_layer(layer, "keras2")
+    return legacy_json({"class_name": out["class_name"], "config": out["config"]})
 
 
 def layer_metadata(
@@ -116,7 +165,7 @@ def layer_metadata(
             "dtype": config.get("dtype"),
             "sparse": bool(config.get("sparse", False)),
             "ragged": bool(config.get("ragged", False)),
-            "batch_input_shape": _tuple(config.get("batch_input_shape")),
+            "batch_input_shape": config.get("batch_input_shape"),
             "config": config,
         }
     is_model = isinstance(layer, Model)

@@ -309,7 +309,7 @@ def _node_for(obj: Any, scopes: dict[int, str]) -> GraphNode:
             "variable",
             obj=obj,
             name=scopes.get(id(obj), obj.path or obj.name),
-            value=obj.value,
+            value=obj,  # the Variable (array-like): read when written, never drawn on load
             trainable=bool(obj.trainable),
             synchronization=int(obj.synchronization),
             aggregation=int(obj.aggregation),

@@ -2,7 +2,8 @@
 
 tf_keras (``optimizer_experimental``) tracks ``_iterations`` (int64 scalar), ``_learning_rate``
 (float32 scalar variable) and ``_variables = [iterations, <slots>…]``. The slot order and names
-are :meth:`purekeras_io.optimizers.Optimizer.variables` with ``dialect="keras2"``: groups of
+are :meth:`purekeras_io.optimizers.Optimizer.variables` with ``dialect="keras2"`` (through
+:mod:`purekeras_io.optimizer_state`): groups of
 slots created interleaved per trainable variable, groups one after another::
 
     Adam:     m0 v0 m1 v1 …  [vhat0 vhat1 …]
@@ -20,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import FormatError
 from ..model.base import Model
+from ..optimizer_state import restore_variables, state_variables
 from ..optimizers import Optimizer, SlotSpec
 
 __all__ = [
@@ -62,7 +64,7 @@ def optimizer_checkpoint_state(model: Model, optimizer: Optimizer) -> OptimizerC
     if values is not None and len(values) == len(trainable):
         scopes = variable_names(model)
         names = [scopes.get(id(v), v.path or v.name) for v in trainable]
-        slots = list(optimizer.variables(trainable, "keras2", var_names=names)[1:])
+        slots = state_variables(optimizer, trainable, "keras2", names, where="optimizer")[1:]
     return OptimizerCheckpointState(int(optimizer.iterations), _learning_rate(optimizer), slots)
 
 
@@ -74,10 +76,9 @@ def restore_optimizer_state(
     optimizer.iterations = int(iterations)
     if not slots:
         return True
-    trainable = model.trainable_weights
     arrays = [np.asarray(iterations, dtype=np.int64), *slots]
     try:
-        optimizer.set_from_variables(trainable, arrays, "keras2")
-    except ConfigError:
+        restore_variables(optimizer, model.trainable_weights, arrays, "keras2", "optimizer")
+    except FormatError:
         return False
     return True

@@ -35,6 +35,7 @@ from . import layout
 from .keras_metadata import compile_kwargs, decode_json
 from .object_graph import build_model_graph
 from .optimizer_state import restore_optimizer_state
+from .tog import node_child, read_object_graph, value_key
 
 __all__ = ["load", "read_root_metadata"]
 
@@ -105,47 +106,6 @@ def _model_config(meta: dict[str, Any], where: str) -> dict[str, Any]:
     return dict(decode_json(config))
 
 
-def _read_tog(reader: BundleReader, where: str) -> trackable_object_graph_pb2.TrackableObjectGraph:
-    if layout.OBJECT_GRAPH_KEY not in reader:
-        raise FormatError(
-            f"{where}: no {layout.OBJECT_GRAPH_KEY} tensor (a name-based TF1 checkpoint?)"
-        )
-    value = reader.get(layout.OBJECT_GRAPH_KEY)
-    if value.dtype != object or value.shape != ():
-        raise FormatError(
-            f"{where}: {layout.OBJECT_GRAPH_KEY} must be a string scalar, found "
-            f"{value.dtype} {list(value.shape)}"
-        )
-    tog = trackable_object_graph_pb2.TrackableObjectGraph()
-    try:
-        tog.ParseFromString(bytes(value[()]))
-    except (DecodeError, RuntimeError, ValueError) as exc:
-        raise FormatError(f"{where}: {layout.OBJECT_GRAPH_KEY} does not parse ({exc})") from None
-    if not tog.nodes:
-        raise FormatError(f"{where}: {layout.OBJECT_GRAPH_KEY} has no nodes")
-    return tog
-
-
-def _child(tog: trackable_object_graph_pb2.TrackableObjectGraph, node: int, name: str,
-           where: str) -> int | None:
-    for ref in tog.nodes[node].children:
-        if ref.local_name == name:
-            if not 0 <= ref.node_id < len(tog.nodes):
-                raise FormatError(
-                    f"{where}: object graph node {node} child {name!r} points to node "
-                    f"{ref.node_id}, outside 0..{len(tog.nodes) - 1}"
-                )
-            return int(ref.node_id)
-    return None
-
-
-def _value_key(tog: trackable_object_graph_pb2.TrackableObjectGraph, node: int) -> str | None:
-    for attr in tog.nodes[node].attributes:
-        if attr.name == layout.VARIABLE_VALUE:
-            return str(attr.checkpoint_key)
-    return None
-
-
 def _tensor(reader: BundleReader, key: str, where: str) -> np.ndarray:
     if key not in reader:
         raise FormatError(
@@ -167,14 +127,14 @@ def _restore_weights(model: Model, reader: BundleReader,
         for name, child in graph.nodes[ours].children:
             if child in mapping:
                 continue
-            found = _child(tog, theirs, name, where)
+            found = node_child(tog, theirs, name, where)
             if found is not None:
                 mapping[child] = found
     missing = []
     for i, node in graph.variables():
         path = ".".join(["root", *paths[i]])
         tog_id = mapping.get(i)
-        key = None if tog_id is None else _value_key(tog, tog_id)
+        key = None if tog_id is None else value_key(tog, tog_id)
         if key is None:
             missing.append(path)
             continue
@@ -185,7 +145,7 @@ def _restore_weights(model: Model, reader: BundleReader,
                 f"{where}: {key!r} has shape {list(value.shape)}, but {path} "
                 f"({var.path or var.name}) has shape {list(var.shape)}"
             )
-        var.assign(np.array(value, dtype=var.dtype))
+        var.assign(value)  # no copy: keeps the read-only view of the mapped data (variable.py)
     if missing:
         raise FormatError(
             f"{where}: the checkpoint has no value for {len(missing)} variable(s) of the model: "
@@ -200,7 +160,7 @@ def _restore_weights(model: Model, reader: BundleReader,
             continue
         for ref in tog.nodes[theirs].children:
             child = int(ref.node_id)
-            if 0 <= child < len(tog.nodes) and child not in used and _value_key(tog, child):
+            if 0 <= child < len(tog.nodes) and child not in used and value_key(tog, child):
                 unused.append(".".join(["root", *paths[ours], ref.local_name]))
     if unused:
         warnings.warn(
@@ -216,21 +176,21 @@ def _restore_optimizer(model: Model, reader: BundleReader,
     optimizer = model.optimizer
     if optimizer is None:
         return
-    opt = _child(tog, 0, "optimizer", where)
+    opt = node_child(tog, 0, "optimizer", where)
     if opt is None:
         return
     iterations = 0
-    it_node = _child(tog, opt, "_iterations", where)
-    it_key = None if it_node is None else _value_key(tog, it_node)
+    it_node = node_child(tog, opt, "_iterations", where)
+    it_key = None if it_node is None else value_key(tog, it_node)
     if it_key is not None:
         iterations = int(np.asarray(_tensor(reader, it_key, where)).reshape(-1)[0])
     slots: list[np.ndarray] = []
-    var_list = _child(tog, opt, "_variables", where)
+    var_list = node_child(tog, opt, "_variables", where)
     if var_list is not None:
         k = 1
         while True:
-            node = _child(tog, var_list, str(k), where)
-            key = None if node is None else _value_key(tog, node)
+            node = node_child(tog, var_list, str(k), where)
+            key = None if node is None else value_key(tog, node)
             if key is None:
                 break
             slots.append(_tensor(reader, key, where))
@@ -279,7 +239,7 @@ def load(dirpath: str | os.PathLike[str], **kwargs: Any) -> Model:
                 f"{where_md}: training_config cannot be used: {type(exc).__name__}: {exc}"
             ) from exc
     with BundleReader(prefix) as reader:
-        tog = _read_tog(reader, where)
+        tog = read_object_graph(reader, where)
         _restore_weights(model, reader, tog, where)
         _restore_optimizer(model, reader, tog, where)
     return model

@@ -18,19 +18,16 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-import secrets
-import shutil
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from .._io import atomic_dir, fsync_dir, fsync_file
 from .._proto.tf import fingerprint_pb2, meta_graph_pb2, saved_model_pb2
 from ..errors import ConfigError, FileExistsRefusedError, UnsupportedFeatureError
 from ..model.base import Model
-from ..tensorbundle import BundleWriter
+from ..tensorbundle.writer import BundleWriter, string_scalar
 from . import functions, layout
 from .keras_metadata import build_saved_metadata
 from .object_graph import add_optimizer, build_model_graph
@@ -90,21 +87,11 @@ def _hash64(data: bytes) -> int:
 
 
 def _write(path: Path, data: bytes, fsync: bool) -> None:
+    """A new file inside the temporary folder (the folder as a whole is renamed into place)."""
     with open(path, "xb") as fh:
         fh.write(data)
         if fsync:
-            fh.flush()
-            os.fsync(fh.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    if not hasattr(os, "O_DIRECTORY"):
-        return
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+            fsync_file(fh)
 
 
 def write_files(
@@ -139,7 +126,7 @@ def write_files(
     ]
     tog_bytes = tog.SerializeToString(deterministic=True)
     tensors.append(
-        (layout.OBJECT_GRAPH_KEY.encode(), layout.OBJECT_GRAPH_KEY, _string_scalar(tog_bytes))
+        (layout.OBJECT_GRAPH_KEY.encode(), layout.OBJECT_GRAPH_KEY, string_scalar(tog_bytes))
     )
     tensors.sort(key=lambda t: t[0])
     prefix = root / layout.VARIABLES_DIR / layout.VARIABLES_PREFIX
@@ -185,15 +172,9 @@ def write_files(
            fsync)
     if fsync:
         for sub in (layout.VARIABLES_DIR, layout.ASSETS_DIR):
-            _fsync_dir(root / sub)
-        _fsync_dir(root)
+            fsync_dir(root / sub)
+        fsync_dir(root)
     return traces_missing
-
-
-def _string_scalar(data: bytes) -> np.ndarray:
-    arr = np.empty((), dtype=object)
-    arr[()] = data
-    return arr
 
 
 # What a SavedModel folder may hold (ours, and TF's optional extras); anything else in an existing
@@ -216,26 +197,6 @@ def _check_replaceable(target: Path) -> None:
             f"{target}: exists and holds files that are not part of a SavedModel "
             f"({foreign[:5]}); not replacing it"
         )
-
-
-def _replace_dir(tmp: Path, target: Path, fsync: bool) -> None:
-    """Move the finished ``tmp`` folder to ``target``, replacing what is there only now."""
-    old: Path | None = None
-    if target.is_symlink() or target.is_file():
-        target.unlink()
-    elif target.exists():
-        old = target.parent / f".{target.name}.old-{secrets.token_hex(8)}"
-        os.replace(target, old)
-    try:
-        os.replace(tmp, target)
-    except BaseException:
-        if old is not None:
-            os.replace(old, target)
-        raise
-    if fsync:
-        _fsync_dir(target.parent)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def save(
@@ -269,19 +230,11 @@ def save(
     if target == target.parent or Path.cwd().is_relative_to(target):
         raise ConfigError(f"savedmodel.save: {os.fspath(dirpath)!r} does not name a new folder")
     _check_replaceable(target)
-    parent = target.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = parent / f".{target.name}.tmp-{secrets.token_hex(8)}"
-    tmp.mkdir()  # honours the umask, unlike tempfile.mkdtemp's 0700
-    try:
+    with atomic_dir(target, fsync=fsync) as tmp:
         traces_missing = write_files(
             model, tmp, include_optimizer=include_optimizer, signatures=signatures,
             save_traces=save_traces, fsync=fsync,
         )
-        _replace_dir(tmp, target, fsync)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     if traces_missing and not _warned_traces:
         _warned_traces = True
         warnings.warn(functions.TRACES_WARNING, UserWarning, stacklevel=2)

@@ -53,15 +53,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import secrets
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from google.protobuf import text_format
-from google.protobuf.message import DecodeError
 
+from .._io import write_bytes
 from .._proto.tf import checkpoint_state_pb2, trackable_object_graph_pb2
 from ..errors import ConfigError, FormatError
 from ..model.base import Model
@@ -73,9 +72,10 @@ from ..savedmodel.optimizer_state import (
     optimizer_checkpoint_state,
     restore_optimizer_state,
 )
+from ..savedmodel.tog import node_children, read_object_graph, value_key
 from .format import index_filename
 from .reader import BundleReader
-from .writer import BundleWriter
+from .writer import BundleWriter, string_scalar
 
 __all__ = [
     "CHECKPOINT_STATE_FILENAME",
@@ -267,24 +267,6 @@ def build_checkpoint_graph(
 # ====================================================================== saving
 
 
-def _string_scalar(data: bytes) -> np.ndarray:
-    arr = np.empty((), dtype=object)
-    arr[()] = data
-    return arr
-
-
-def _atomic_write(path: str, data: bytes) -> None:
-    tmp = f"{path}.tmp{secrets.token_hex(16)}"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def write_checkpoint_state(prefix: str | os.PathLike[str]) -> str:
     """Write ``<dir>/checkpoint`` naming ``prefix`` as TF's ``update_checkpoint_state`` does
     for tf_keras (``save_relative_paths=True``, one path): the path relative to the prefix's
@@ -300,7 +282,7 @@ def write_checkpoint_state(prefix: str | os.PathLike[str]) -> str:
         raise ConfigError(
             f"save_weights: prefix {path!r} conflicts with the checkpoint state file {target!r}"
         )
-    _atomic_write(target, text_format.MessageToString(state).encode("utf-8"))
+    write_bytes(target, text_format.MessageToString(state).encode("utf-8"))
     return target
 
 
@@ -337,7 +319,7 @@ def save_weights(
     with BundleWriter(path) as writer:
         for i, node in graph.variables():  # TF's data order: node ids, the graph string last
             writer.add(keys[i], np.asarray(node.value))
-        writer.add(OBJECT_GRAPH_KEY, _string_scalar(tog))
+        writer.add(OBJECT_GRAPH_KEY, string_scalar(tog))
     write_checkpoint_state(path)
 
 
@@ -399,49 +381,12 @@ def _resolve_prefix(path: str) -> str:
     )
 
 
-def _read_tog(reader: BundleReader, prefix: str) -> trackable_object_graph_pb2.TrackableObjectGraph:
-    if OBJECT_GRAPH_KEY not in reader:
-        raise FormatError(
-            f"{prefix}: no {OBJECT_GRAPH_KEY!r} key: not a TF2 object-based checkpoint "
-            f"(a TF1 name-based checkpoint is not supported)"
-        )
-    raw = reader.get(OBJECT_GRAPH_KEY)
-    data = raw[()] if raw.shape == () else None
-    if not isinstance(data, bytes):
-        raise FormatError(f"{prefix}: {OBJECT_GRAPH_KEY!r} is not a string scalar")
-    tog = trackable_object_graph_pb2.TrackableObjectGraph()
-    try:
-        tog.ParseFromString(data)
-    except DecodeError as exc:
-        raise FormatError(f"{prefix}: {OBJECT_GRAPH_KEY!r} does not parse: {exc}") from exc
-    if not tog.nodes:
-        raise FormatError(f"{prefix}: {OBJECT_GRAPH_KEY!r} has no nodes")
-    return tog
-
-
-def _children(tog: trackable_object_graph_pb2.TrackableObjectGraph, i: int) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for ref in tog.nodes[i].children:
-        if not 0 <= ref.node_id < len(tog.nodes):
-            raise FormatError(f"{OBJECT_GRAPH_KEY}: node {i} child {ref.local_name!r} points to "
-                              f"node {ref.node_id} of {len(tog.nodes)}")
-        out.setdefault(ref.local_name, ref.node_id)
-    return out
-
-
 def _model_node(tog: trackable_object_graph_pb2.TrackableObjectGraph) -> int:
     """Node 0, or its ``model`` child for a ``tf.train.Checkpoint(model=…)`` file."""
-    root = _children(tog, 0)
+    root = node_children(tog, 0)
     if "model" in root and not any(n.startswith("layer") for n in root):
         return root["model"]
     return 0
-
-
-def _value_key(tog: trackable_object_graph_pb2.TrackableObjectGraph, i: int) -> str | None:
-    for attr in tog.nodes[i].attributes:
-        if attr.name == layout.VARIABLE_VALUE:
-            return attr.checkpoint_key
-    return None
 
 
 def _match(
@@ -452,7 +397,7 @@ def _match(
     queue: deque[int] = deque([0])
     while queue:
         current = queue.popleft()
-        theirs = _children(tog, mapping[current])
+        theirs = node_children(tog, mapping[current])
         for name, child in ours.nodes[current].children:
             if child in mapping or name not in theirs:
                 continue
@@ -464,20 +409,22 @@ def _match(
 def _tensor(reader: BundleReader, key: str, prefix: str) -> np.ndarray:
     if key not in reader:
         raise FormatError(f"{prefix}: key {key!r} named by the object graph is not in the bundle")
-    return np.array(reader.get(key))
+    # No copy: a read-only view of the memory-mapped data file, kept by ``Variable.assign``
+    # (which replaces, never writes in place); the map outlives ``reader.close()``.
+    return np.asarray(reader.get(key))
 
 
 def _check(var: Any, value: np.ndarray, key: str, prefix: str) -> None:
     """TF's rules: the shape and the dtype must match exactly."""
-    if value.shape != var.value.shape:
+    if value.shape != var.shape:  # shape/dtype: a lazy variable is not materialized
         raise ConfigError(
             f"{prefix}: received incompatible tensor with shape {value.shape} when restoring "
-            f"variable {var.path or var.name!r} with shape {var.value.shape} (key {key!r})"
+            f"variable {var.path or var.name!r} with shape {var.shape} (key {key!r})"
         )
-    if value.dtype != var.value.dtype:
+    if value.dtype != var.dtype:
         raise ConfigError(
             f"{prefix}: key {key!r} has dtype {value.dtype}, variable {var.path or var.name!r} "
-            f"expects {var.value.dtype}"
+            f"expects {var.dtype}"
         )
 
 
@@ -485,28 +432,28 @@ def _restore_optimizer(
     model: Model, optimizer: Optimizer, reader: BundleReader, prefix: str,
     tog: trackable_object_graph_pb2.TrackableObjectGraph, opt_node: int, used: set[str],
 ) -> bool:
-    children = _children(tog, opt_node)
-    key = _value_key(tog, children["_iterations"]) if "_iterations" in children else None
+    children = node_children(tog, opt_node)
+    key = value_key(tog, children["_iterations"]) if "_iterations" in children else None
     if key is None:
         return False
     iterations = int(_tensor(reader, key, prefix))
     used.add(key)
     slots: list[np.ndarray] = []
     if "_variables" in children:
-        entries = _children(tog, children["_variables"])
+        entries = node_children(tog, children["_variables"])
         for k in range(1, len(entries)):
-            slot_key = _value_key(tog, entries[str(k)]) if str(k) in entries else None
+            slot_key = value_key(tog, entries[str(k)]) if str(k) in entries else None
             if slot_key is None:
                 raise FormatError(f"{prefix}: optimizer/_variables/{k} has no value")
             slots.append(_tensor(reader, slot_key, prefix))
             used.add(slot_key)
     if not restore_optimizer_state(model, optimizer, iterations, slots):
         return False
-    lr_key = _value_key(tog, children["_learning_rate"]) if "_learning_rate" in children else None
+    lr_key = value_key(tog, children["_learning_rate"]) if "_learning_rate" in children else None
     if lr_key is not None and not optimizer.has_schedule:
         optimizer.config["learning_rate"] = float(_tensor(reader, lr_key, prefix))
         used.add(lr_key)
-    u_key = _value_key(tog, children[_NADAM_U_PRODUCT]) if _NADAM_U_PRODUCT in children else None
+    u_key = value_key(tog, children[_NADAM_U_PRODUCT]) if _NADAM_U_PRODUCT in children else None
     if u_key is not None and optimizer.extras:
         optimizer.extra_values[optimizer.extras[0].key] = _tensor(reader, u_key, prefix)
         used.add(u_key)
@@ -522,7 +469,7 @@ def load_weights(model: Model, prefix: str | os.PathLike[str], **ignored: Any) -
     path = _resolve_prefix(os.fspath(prefix))
     result = LoadResult(prefix=path)
     with BundleReader(path) as reader:
-        tog = _read_tog(reader, path)
+        tog = read_object_graph(reader, path)
         model_node = _model_node(tog)
         ours = build_model_graph(model)
         mapping = _match(ours, tog, model_node)
@@ -530,7 +477,7 @@ def load_weights(model: Model, prefix: str | os.PathLike[str], **ignored: Any) -
         missing = [
             "/".join(paths.get(i, [node.name]))
             for i, node in ours.variables()
-            if i not in mapping or _value_key(tog, mapping[i]) is None
+            if i not in mapping or value_key(tog, mapping[i]) is None
         ]
         if missing:
             raise ConfigError(
@@ -540,7 +487,7 @@ def load_weights(model: Model, prefix: str | os.PathLike[str], **ignored: Any) -
         used: set[str] = set()
         assignments = []
         for i, node in ours.variables():
-            key = _value_key(tog, mapping[i])
+            key = value_key(tog, mapping[i])
             assert key is not None
             assignments.append((node.obj, _tensor(reader, key, path), key))
         for var, value, key in assignments:  # all read and checked before any is assigned
@@ -551,7 +498,8 @@ def load_weights(model: Model, prefix: str | os.PathLike[str], **ignored: Any) -
             used.add(key)
         optimizer = model.optimizer
         # under the model (tf_keras), else beside it (tf.train.Checkpoint(model=m, optimizer=o))
-        opt_node = _children(tog, model_node).get("optimizer", _children(tog, 0).get("optimizer"))
+        opt_node = node_children(tog, model_node).get(
+            "optimizer", node_children(tog, 0).get("optimizer"))
         if optimizer is not None and opt_node is not None:
             result.optimizer_restored = _restore_optimizer(
                 model, optimizer, reader, path, tog, opt_node, used

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .._crc import CrcCombiner
 from .format import CRC_MASK_DELTA
 
 __all__ = ["IMPLEMENTATION", "extend", "mask", "unmask", "value"]
@@ -97,30 +98,7 @@ _TABLE = _make_table()
 _TABLE_LIST = [int(x) for x in _TABLE]
 
 
-def _multmodp(a: int, b: int) -> int:
-    """``a * b mod P`` for reflected 32-bit polynomials (zlib's ``multmodp``)."""
-    m = 1 << 31
-    p = 0
-    while True:
-        if a & m:
-            p ^= b
-            if (a & (m - 1)) == 0:
-                break
-        m >>= 1
-        b = (b >> 1) ^ _POLY if b & 1 else b >> 1
-    return p
-
-
-def _x8nmodp(n: int) -> int:
-    """``x**(8n) mod P``: the operator that appends ``n`` zero bytes to a CRC."""
-    p = 1 << 31  # x**0
-    power = 1 << 23  # x**8 (reflected: x**k is bit 31-k)
-    while n:
-        if n & 1:
-            p = _multmodp(power, p)
-        power = _multmodp(power, power)
-        n >>= 1
-    return p
+_GF2 = CrcCombiner(_POLY)
 
 
 def _bytewise(crc: int, data: bytes) -> int:
@@ -153,8 +131,8 @@ def _numpy_extend(crc: int, data: Any) -> int:
         for column in cols:
             state = _TABLE[(state ^ column) & 0xFF] ^ (state >> np.uint32(8))
         state ^= np.uint32(_MASK32)
-        shift = _x8nmodp(width)
+        shift = _GF2.x8nmodp(width)
         for lane_crc in state.tolist():
-            crc = _multmodp(shift, crc) ^ lane_crc
+            crc = _GF2.multmodp(shift, crc) ^ lane_crc
         crc = _bytewise(crc, chunk[width * _LANES :].tobytes())
     return crc

@@ -27,12 +27,11 @@ import os
 import secrets
 from collections.abc import Sequence
 
-from google.protobuf.message import DecodeError
-
+from .._io import commit, remove_quietly, temp_sibling
 from .._proto.tf import tensor_bundle_pb2
-from ..errors import FormatError, UnsupportedFeatureError
+from ..errors import FormatError
 from .format import HEADER_KEY, data_filename, index_filename
-from .reader import decode_key, read_index
+from .reader import decode_entry, decode_key, read_index
 from .sstable import TableBuilder
 from .writer import BundleKeyError
 
@@ -84,7 +83,7 @@ def merge(prefixes: Sequence[str | os.PathLike[str]], out_prefix: str | os.PathL
                     f"merge: duplicate tensor key {key!r} in {prefix!r} "
                     f"(also in {owner[raw_key]!r})"
                 )
-            entry = _parse(raw_entry, key=key, name=name, num_shards=header.num_shards)
+            entry = decode_entry(raw_entry, key=key, name=name, num_shards=header.num_shards)
             source = files[entry.shard_id]
             entry.shard_id = new_ids.setdefault(source, len(new_ids))
             entries[raw_key] = entry
@@ -105,7 +104,7 @@ def merge(prefixes: Sequence[str | os.PathLike[str]], out_prefix: str | os.PathL
     if folder:
         os.makedirs(folder, exist_ok=True)
     out_index = index_filename(out)
-    index_tmp = f"{out_index}.tempstate{secrets.randbits(63)}"
+    index_tmp = temp_sibling(out_index, marker="tempstate", hidden=False)
     try:
         with open(index_tmp, "xb") as f:
             table = TableBuilder(f)
@@ -114,40 +113,14 @@ def merge(prefixes: Sequence[str | os.PathLike[str]], out_prefix: str | os.PathL
                 table.add(raw_key, entries[raw_key].SerializeToString())
             table.finish()
         _rename_all([(src, data_filename(out, i, num_shards)) for src, i in new_ids.items()])
-        os.replace(index_tmp, out_index)
+        commit(index_tmp, out_index)
     except BaseException:
-        try:
-            os.remove(index_tmp)
-        except FileNotFoundError:
-            pass
+        remove_quietly(index_tmp)
         raise
     for prefix in inputs:
         path = index_filename(prefix)
         if os.path.abspath(path) != os.path.abspath(out_index):
-            try:
-                os.remove(path)
-            except FileNotFoundError:
-                pass
-
-
-def _parse(
-    raw: bytes, *, key: str, name: str, num_shards: int
-) -> tensor_bundle_pb2.BundleEntryProto:
-    """The entry with its shard id checked (dtypes are not interpreted: any tensor merges)."""
-    entry = tensor_bundle_pb2.BundleEntryProto()
-    try:
-        entry.ParseFromString(raw)
-    except DecodeError as exc:
-        raise FormatError(f"{name}: tensor {key!r}: unable to parse the entry: {exc}") from None
-    if entry.slices:
-        raise UnsupportedFeatureError(
-            f"{name}: tensor {key!r} is a partitioned (sliced) variable; slices are not supported"
-        )
-    if not 0 <= entry.shard_id < num_shards:
-        raise FormatError(
-            f"{name}: tensor {key!r}: shard_id {entry.shard_id} is not in 0..{num_shards - 1}"
-        )
-    return entry
+            remove_quietly(path)
 
 
 def _rename_all(moves: list[tuple[str, str]]) -> None:

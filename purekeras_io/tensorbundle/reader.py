@@ -50,7 +50,17 @@ from .format import (
 )
 from .sstable import TableReader, decode_varint
 
-__all__ = ["BundleReader", "Entry", "Header", "decode_key", "parse_header", "read"]
+__all__ = [
+    "BundleReader",
+    "Entry",
+    "Header",
+    "decode_entry",
+    "decode_key",
+    "parse_entry",
+    "parse_header",
+    "read",
+    "read_index",
+]
 
 _STRING_DTYPE = "string"
 
@@ -141,10 +151,11 @@ def read_index(prefix: str) -> tuple[Header, list[tuple[bytes, bytes]]]:
     return parse_header(items[0][1], name=name), items[1:]
 
 
-def parse_entry(
+def decode_entry(
     raw: bytes, *, key: str, name: str, num_shards: int
-) -> tuple[tensor_bundle_pb2.BundleEntryProto, Entry]:
-    """Decode and validate one ``BundleEntryProto``."""
+) -> tensor_bundle_pb2.BundleEntryProto:
+    """Decode one ``BundleEntryProto``, refusing slices and a ``shard_id`` outside the bundle
+    (dtype, shape and size are left to :func:`parse_entry`: merging takes any tensor)."""
     proto = tensor_bundle_pb2.BundleEntryProto()
     where = f"{name}: tensor {key!r}"
     try:
@@ -155,6 +166,17 @@ def parse_entry(
         raise UnsupportedFeatureError(
             f"{where} is a partitioned (sliced) variable; slices are not supported"
         )
+    if not 0 <= proto.shard_id < num_shards:
+        raise FormatError(f"{where}: shard_id {proto.shard_id} is not in 0..{num_shards - 1}")
+    return proto
+
+
+def parse_entry(
+    raw: bytes, *, key: str, name: str, num_shards: int
+) -> tuple[tensor_bundle_pb2.BundleEntryProto, Entry]:
+    """Decode and validate one ``BundleEntryProto``."""
+    proto = decode_entry(raw, key=key, name=name, num_shards=num_shards)
+    where = f"{name}: tensor {key!r}"
     try:
         row = by_tf_enum(proto.dtype, what=where)
     except UnsupportedDtypeError as exc:
@@ -164,8 +186,6 @@ def parse_entry(
     shape = tuple(int(d.size) for d in proto.shape.dim)
     if any(d < 0 for d in shape):
         raise FormatError(f"{where}: invalid shape {list(shape)} (negative dimension)")
-    if not 0 <= proto.shard_id < num_shards:
-        raise FormatError(f"{where}: shard_id {proto.shard_id} is not in 0..{num_shards - 1}")
     if proto.offset < 0 or proto.size < 0:
         raise FormatError(f"{where}: negative offset {proto.offset} or size {proto.size}")
     n = math.prod(shape)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import enum
 import os
-import secrets
 import struct
 import sys
 from collections.abc import Iterator, Mapping
@@ -34,6 +33,7 @@ from typing import Any, BinaryIO, cast
 
 import numpy as np
 
+from .._io import commit, fsync_file, remove_quietly, temp_sibling
 from .._proto.tf import tensor_bundle_pb2, types_pb2
 from ..dtypes import DType, by_numpy
 from ..errors import PurekerasError, UnsupportedDtypeError
@@ -55,6 +55,7 @@ __all__ = [
     "BundleWriter",
     "encode_key",
     "header_bytes",
+    "string_scalar",
     "write",
 ]
 
@@ -198,8 +199,9 @@ class BundleWriter:
             os.makedirs(folder, exist_ok=True)
         self._data_path = data_filename(self.prefix, 0, 1)
         self._index_path = index_filename(self.prefix)
-        self._data_tmp = f"{self._data_path}.tempstate{secrets.randbits(63)}"
-        self._index_tmp = f"{self._index_path}.tempstate{secrets.randbits(63)}"
+        # TensorFlow's temporary names (``<file>.tempstate<n>``), beside the targets.
+        self._data_tmp = temp_sibling(self._data_path, marker="tempstate", hidden=False)
+        self._index_tmp = temp_sibling(self._index_path, marker="tempstate", hidden=False)
         self._entries: dict[bytes, bytes] = {}
         self._size = 0
         self._file: BinaryIO | None = open(  # closed by finish() or abort()
@@ -289,7 +291,7 @@ class BundleWriter:
         try:
             file.flush()
             if self._fsync:
-                os.fsync(file.fileno())
+                fsync_file(file)
             file.close()
             self._file = None
             with open(self._index_tmp, "xb", buffering=_WRITE_BUFFER) as index:
@@ -298,13 +300,10 @@ class BundleWriter:
                 for raw_key in sorted(self._entries):
                     table.add(raw_key, self._entries[raw_key])
                 table.finish()
-                index.flush()
                 if self._fsync:
-                    os.fsync(index.fileno())
-            os.replace(self._data_tmp, self._data_path)
-            os.replace(self._index_tmp, self._index_path)
-            if self._fsync:
-                _fsync_folder(os.path.dirname(self._index_path) or ".")
+                    fsync_file(index)
+            commit(self._data_tmp, self._data_path)
+            commit(self._index_tmp, self._index_path, fsync=self._fsync)
         except BaseException:
             self.abort()
             raise
@@ -323,10 +322,7 @@ class BundleWriter:
                 pass
             self._file = None
         for path in (self._data_tmp, self._index_tmp):
-            try:
-                os.remove(path)
-            except FileNotFoundError:
-                pass
+            remove_quietly(path)
         self._entries.clear()
 
     def __enter__(self) -> BundleWriter:
@@ -344,15 +340,12 @@ class BundleWriter:
             self.finish()
 
 
-def _fsync_folder(folder: str) -> None:
-    """Flush a folder's entries (the renames) to disk where the OS allows it."""
-    if not hasattr(os, "O_DIRECTORY"):
-        return
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def string_scalar(data: bytes) -> np.ndarray:
+    """A scalar ``DT_STRING`` tensor holding ``data`` exactly (an object array: NumPy's ``S``
+    dtype would drop trailing NUL bytes of, e.g., a serialized proto)."""
+    arr = np.empty((), dtype=object)
+    arr[()] = data
+    return arr
 
 
 def write(

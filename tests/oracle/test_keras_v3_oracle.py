@@ -33,7 +33,7 @@ pytestmark = pytest.mark.oracle
 
 BACKENDS = ("tensorflow", "jax", "torch")
 FROM_JSON = ("mnv2_k2", "mnv2_k3", "ops_k2")
-OUR_CASES = ("seed", "convnet", "multi", "textrnn", "transformer", *FROM_JSON)
+OUR_CASES = ("seed", "convnet", "multi", "textrnn", "transformer", "slash", *FROM_JSON)
 COMPILED = ("seed", "convnet", "textrnn", "transformer")
 K2_TARGET = ("k2t_seed", "k2t_convnet", "k2t_multi")  # target="keras2", loaded by tf_keras
 K3_WRITTEN = ("seed", "convnet", "textrnn", "transformer")
@@ -129,7 +129,19 @@ def _transformer() -> Model:
     return m
 
 
+def _slash() -> Model:
+    """A layer name with ``/`` (tf_keras MobileNetV3/DenseNet configs): Keras 3 refuses it, so
+    the ``.keras`` writer renames it ``block_out`` (with a warning)."""
+    L = pk.layers
+    inp = pk.Input((4,))
+    h = L.Dense(3, name="block/dense")(inp)
+    out = L.Dense(2, name="block/out")(L.Dense(3, name="block_dense")(h))
+    return pk.Model(inp, out, name="slash")
+
+
 def _inputs(name: str, rng: np.random.Generator) -> list[np.ndarray]:
+    if name == "slash":
+        return [rng.random((4, 4), dtype=np.float32)]
     if name == "seed":
         return [rng.random((4, 3), dtype=np.float32)]
     if name == "convnet":
@@ -167,6 +179,7 @@ def ours(workdir: Path, oracle: Any) -> list[dict[str, Any]]:
         "multi": _multi,
         "textrnn": _textrnn,
         "transformer": _transformer,
+        "slash": _slash,
     }
     rng = np.random.default_rng(42)
     cases = []
@@ -204,7 +217,12 @@ def ours(workdir: Path, oracle: Any) -> list[dict[str, Any]]:
             case["optimizer"] = f"ours_{name}_opt.npz"
             case["iterations"] = model.optimizer.iterations
             case["optimizer_class"] = type(model.optimizer).__name__
-        keras_v3.save(model, workdir / case["file"], target=target)
+        if name == "slash":
+            with pytest.warns(UserWarning, match="refuses '/'"):
+                keras_v3.save(model, workdir / case["file"], target=target)
+            assert [la.name for la in model.layers][-1] == "block/out"  # names kept in memory
+        else:
+            keras_v3.save(model, workdir / case["file"], target=target)
         if name in ("seed", "convnet", "transformer"):  # .weights.h5 both ways
             keras_v3.save_weights(model, workdir / f"ours_{name}_back.weights.h5")
             for var in model.weights:
@@ -364,3 +382,17 @@ def test_our_config_is_keras3_dialect(workdir: Path, ours: list[dict[str, Any]])
         assert "batch_input_shape" not in text and "tf_keras" not in text
         assert "TFOpLambda" not in text
     assert metadata == {"keras_version": "3.15.1", "date_saved": "1980-01-01@00:00:00"}
+
+
+def test_slash_names_renamed(workdir: Path, ours: list[dict[str, Any]]) -> None:
+    """``block/out`` is written as ``block_out``, ``block/dense`` (taken: ``block_dense``) as
+    ``block_dense_1``; our reader loads it with the same predictions (Keras 3: above)."""
+    config, _ = keras_v3.read_archive(workdir / "ours_slash.keras")
+    names = [la["config"]["name"] for la in config["config"]["layers"]]
+    assert "/" not in json.dumps(config)
+    assert names[1:] == ["block_dense_1", "block_dense", "block_out"]
+    model = keras_v3.load(workdir / "ours_slash.keras")
+    assert [la.name for la in model.layers][1:] == names[1:]
+    with np.load(workdir / "ours_slash_io.npz") as z:
+        x, y = z["x0"], z["y0"]
+    assert np.max(np.abs(model.predict(x) - y)) < 1e-5

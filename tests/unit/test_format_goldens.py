@@ -51,25 +51,6 @@ COMPILED = [c for c in CASES if RECIPE.CASES[c][1]]
 
 # (test, case) -> why our output differs from the golden in a way the docs do not justify.
 # Each becomes xfail(strict=True) on exactly that comparison.
-_K2_SEQ_INPUT = (
-    "tf_keras names a Sequential's implicit InputLayer '<first layer>_input' ('dense_input') and "
-    "keeps 'batch_input_shape': [null, 3] in the first layer's config; we write 'input_layer' "
-    "and no batch_input_shape on Dense"
-)
-_K2_BN_AXIS = (
-    "tf_keras writes BatchNormalization axis as a list ([3]); target='keras2' writes -1 (the "
-    "'both' rule of h5.md §12 applied to keras2 too)"
-)
-_K3_KEYS = (
-    "Keras 3.15.1 writes GlorotUniform 'input_axes'/'output_axes': null (h5.md §4 documents "
-    "them) and Dense 'quantization_config': null without 'activity_regularizer'; we write Dense "
-    "'activity_regularizer': null, no quantization_config and no input_axes/output_axes"
-)
-_K3_MASK = "Keras 3 records BatchNormalization's call kwargs as {'mask': null}; we write {}"
-_K3_BUILD_CONFIG = (
-    "Keras 3 writes no build_config for layers without their own build() (Softmax, "
-    "GlobalAveragePooling2D); we write one for every layer"
-)
 _V3_H5_BYTES = (
     "model.weights.h5 has Keras' size and tree, but every dataset's object header differs in 3 "
     "bytes: our h5image.py creates datasets with ALLOC_TIME_EARLY + FILL_TIME_NEVER (fill-value "
@@ -81,31 +62,9 @@ _CKPT_XLA = (
     "checkpoint values) when built by hand; our checkpoint graph has no such node, so node ids "
     "shift by one (keys and values are equal)"
 )
-_SM_TUPLES = (
-    "tf_keras' keras_metadata configs encode tuples as {'class_name': '__tuple__', 'items': "
-    "[…]} (batch_input_shape, kernel_size, strides, dilation_rate; savedmodel.md §2.3, and our "
-    "keras_metadata.py docstring claims it); we write plain lists inside config/model_config"
-)
-_SM_LEGACY = (
-    "tf_keras serialises keras_metadata configs the legacy way: layer entries of the model "
-    "config without 'module'/'registered_name'/'build_config', initializers without "
-    "'module'/'registered_name' (its .h5 model_config has the initializer keys); we write the "
-    "new-style entries (module, registered_name, build_config) in keras_metadata too"
-)
 GAPS: dict[tuple[str, str], str] = {
-    **{("h5_k2_model_config", c): _K2_SEQ_INPUT for c in ("seed", "seed_compiled")},
-    **{("h5_k2_model_config", c): _K2_BN_AXIS for c in ("cnn", "cnn_compiled")},
-    **{("h5_k3_model_config", c): _K3_KEYS for c in ("seed", "seed_compiled")},
-    **{("h5_k3_model_config", c): f"{_K3_KEYS}; {_K3_MASK}" for c in ("cnn", "cnn_compiled")},
-    **{("keras_config", c): f"{_K3_KEYS}; {_K3_BUILD_CONFIG}" for c in ("seed", "seed_compiled")},
-    **{("keras_config", c): f"{_K3_KEYS}; {_K3_MASK}; {_K3_BUILD_CONFIG}"
-       for c in ("cnn", "cnn_compiled")},
     **{("keras_weights_bytes", c): _V3_H5_BYTES for c in CASES},
     **{("checkpoint_bytes", c): _CKPT_XLA for c in COMPILED},
-    **{("savedmodel_metadata_values", c): f"{_SM_TUPLES}; {_SM_LEGACY}; {_K2_SEQ_INPUT}"
-       for c in ("seed", "seed_compiled")},
-    **{("savedmodel_metadata_values", c): f"{_SM_TUPLES}; {_SM_LEGACY}; {_K2_BN_AXIS}"
-       for c in ("cnn", "cnn_compiled")},
 }
 
 
