@@ -476,7 +476,7 @@ def save(
     model: Model,
     filepath: Any,
     include_optimizer: bool = True,
-    target: str = "both",
+    target: str | None = None,
     **ignored: Any,
 ) -> None:
     """Save ``model`` as a legacy Keras ``.h5`` file.
@@ -486,14 +486,34 @@ def save(
     ``include_optimizer=False`` leaves out ``training_config`` and ``optimizer_weights`` (the model
     loads uncompiled, as with Keras). What each Keras generation gets per ``target`` is below (and
     is emitted as a warning when the model is compiled).
-    """
-    def fill(root: h5py.Group) -> None:
-        write_model(root, model, include_optimizer=include_optimizer, target=target)
 
-    if isinstance(filepath, h5py.Group):
-        fill(filepath)
-        return
-    _atomic(filepath, fill)
+    ``target=None`` (the default) means ``"both"`` when the model has a form both generations
+    load; a model that has none (MultiHeadAttention, BatchNormalization over several axes) is
+    written for tf_keras (``"keras2"``), with a warning pointing Keras 3 users to ``.keras``.
+    An explicit ``target="both"`` raises instead.
+    """
+
+    def write(chosen: str) -> None:
+        def fill(root: h5py.Group) -> None:
+            write_model(root, model, include_optimizer=include_optimizer, target=chosen)
+
+        if isinstance(filepath, h5py.Group):
+            fill(filepath)
+        else:
+            _atomic(filepath, fill)
+
+    try:
+        write(target or "both")
+    except TargetCompatibilityError as exc:
+        if target is not None:
+            raise
+        warnings.warn(
+            f"{exc}. Wrote the file for tf_keras instead (target='keras2'): tf_keras 2.x loads "
+            "it with its optimizer state; for Keras 3, save the model as .keras",
+            UserWarning,
+            stacklevel=3,
+        )
+        write("keras2")
 
 
 save.__doc__ = (save.__doc__ or "") + "\n" + "\n\n".join(

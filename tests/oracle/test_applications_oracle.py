@@ -53,6 +53,8 @@ MODELS: dict[str, tuple[int, int]] = {
     "EfficientNetV2B0": (32, 32),
     "ConvNeXtTiny": (32, 32),
     "RegNetX002": (32, 32),
+    # ConvNeXt(depths=[1, 1, 2, 1], drop_path_rate=0.1): ConvNeXt's StochasticDepth layers.
+    "ConvNeXtStochasticDepth": (32, 32),
 }
 # What each generation has (Keras 3.15.1 dropped ResNetRS and RegNet).
 PRESENT: dict[str, list[str]] = {
@@ -67,6 +69,7 @@ FORMAT_SOURCE: dict[str, str] = {
     "MobileNetV2": "k2", "MobileNetV3Small": "k2", "MobileNetV3Large": "k3",
     "DenseNet121": "k3", "NASNetMobile": "k2", "EfficientNetB0": "k3",
     "EfficientNetV2B0": "k2", "ConvNeXtTiny": "k3", "RegNetX002": "k2",
+    "ConvNeXtStochasticDepth": "k2",
 }
 # Format loads: "keras" (.keras, Keras 3), "h5_tfk" / "h5_k3" (.h5, target "both", tf_keras /
 # Keras 3), "sm_tfk" (SavedModel, tf_keras).
@@ -88,6 +91,8 @@ KERAS_LIMITS: dict[tuple[str, str], str] = {
     # own ConvNeXt .h5 fails with this message too).
     ("ConvNeXtTiny", "h5_tfk"): _UNKNOWN.format("LayerScale"),
     ("ConvNeXtTiny", "h5_k3"): _UNKNOWN.format("LayerScale"),
+    ("ConvNeXtStochasticDepth", "h5_tfk"): _UNKNOWN.format("LayerScale"),
+    ("ConvNeXtStochasticDepth", "h5_k3"): _UNKNOWN.format("LayerScale"),
 }
 # Files our writers refuse for the default target: Keras 3's MobileNetV3 uses the activation
 # ``hard_silu``, which tf_keras does not have.
@@ -106,6 +111,10 @@ OUR_BUGS: dict[tuple[str, str], str] = {
         "registered name 'Custom>CustomScaleLayer' and revives it from config"
     ),
     ("ConvNeXtTiny", "sm_tfk"): (
+        "tf_keras revives the unregistered LayerScale only from traced call functions, which "
+        "our SavedModel does not contain"
+    ),
+    ("ConvNeXtStochasticDepth", "sm_tfk"): (
         "tf_keras revives the unregistered LayerScale only from traced call functions, which "
         "our SavedModel does not contain"
     ),

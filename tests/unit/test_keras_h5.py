@@ -384,8 +384,14 @@ def test_bad_target_and_multi_axis_batchnorm(tmp_path: Path) -> None:
         keras_h5.save(_seed(), str(tmp_path / "x.h5"), target="keras4")
     inp = pk.Input((2, 3, 4))
     out = pk.layers.BatchNormalization(axis=[1, 3])(inp)
+    model = pk.Model(inp, out)
     with pytest.raises(TargetCompatibilityError):
-        _save(pk.Model(inp, out), str(tmp_path / "bn.h5"))
+        _save(model, str(tmp_path / "bn.h5"), target="both")
+    # the default falls back to a tf_keras file and says so
+    with pytest.warns(UserWarning, match="target='keras2'"):
+        keras_h5.save(model, str(tmp_path / "bn_default.h5"))
+    with h5py.File(tmp_path / "bn_default.h5") as f:
+        assert "batch_input_shape" in str(f.attrs["model_config"])
 
 
 # ============================================================================ hostile files

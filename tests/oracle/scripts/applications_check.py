@@ -8,7 +8,8 @@ stdin payload::
    (``keras.applications``) and each NAME that generation has, build
    ``NAME(weights=None, input_shape=(H, W, 3), classes=10, classifier_activation=None)`` (the
    smallest variant of each family; ``classifier_activation`` only where the constructor takes
-   it), give BatchNormalization layers random statistics (seeded), and write
+   it; ``ConvNeXtStochasticDepth`` is a small ``ConvNeXt(drop_path_rate=0.1)``), give
+   BatchNormalization layers random statistics and LayerScale random ``gamma`` (seeded), write
    ``D/<gen>_<NAME>.json`` (``model.to_json()``) and ``D/<gen>_<NAME>.npz``: ``x`` (a fixed
    input), ``p`` (Keras' prediction) and ``w<i>`` (``model.get_weights()`` order).
    ``D/made.json`` lists what was built: ``{tag: {"n_weights", "lambda_layers"}}``.
@@ -69,6 +70,25 @@ def _randomize(model: Any, rng: np.random.RandomState) -> None:
         layer.set_weights([v.astype("float32") for v in new])
 
 
+def _constructor(gen: str, apps: Any, name: str) -> Any:
+    """``apps.<name>``; ``ConvNeXtStochasticDepth``: a small ConvNeXt with ``drop_path_rate``
+    (the only way Keras writes ``StochasticDepth`` layers; the public constructors never do)."""
+    if name != "ConvNeXtStochasticDepth":
+        return getattr(apps, name, None)
+    import importlib
+
+    convnext = importlib.import_module(
+        "tf_keras.src.applications.convnext" if gen == "k2" else "keras.src.applications.convnext"
+    )
+    named = {"model_name": "convnext_sd"} if gen == "k2" else {"name": "convnext_sd"}
+
+    def build(**kwargs: Any) -> Any:
+        return convnext.ConvNeXt(depths=[1, 1, 2, 1], projection_dims=[8, 8, 16, 16],
+                                 drop_path_rate=0.1, **named, **kwargs)
+
+    return build
+
+
 def make(d: str, models: dict[str, list[int]]) -> dict[str, Any]:
     import keras
     import tf_keras
@@ -77,7 +97,7 @@ def make(d: str, models: dict[str, list[int]]) -> dict[str, Any]:
     for gen, apps, kmod in (("k2", tf_keras.applications, tf_keras), ("k3", keras.applications,
                                                                       keras)):
         for name, (h, w) in models.items():
-            ctor = getattr(apps, name, None)
+            ctor = _constructor(gen, apps, name)
             if ctor is None:
                 continue
             kmod.backend.clear_session()
