@@ -219,6 +219,8 @@ _BOTH_DROP: dict[str, dict[str, Any]] = {
 _NO_BOTH_FORM = {
     "MultiHeadAttention": "tf_keras requires the keys query_shape/key_shape/value_shape in its "
     "config (KeyError without them) and Keras 3 refuses them",
+    "TFOpLambda": "a tf_keras class that Keras 3 does not know",
+    "SlicingOpLambda": "a tf_keras class that Keras 3 does not know",
 }
 # Loss names Keras 3.15.1's .h5 loader cannot deserialize (they resolve to keras.metrics
 # functions), even in files Keras 3 wrote itself; both loaders accept the long names.
@@ -260,6 +262,11 @@ def _legacy_entries(entry: dict[str, Any]) -> None:
         return
     for sub in conf.get("layers") or []:
         if isinstance(sub, dict):
+            registered = sub.get("registered_name")
+            if isinstance(registered, str) and ">" in registered:
+                # tf_keras' legacy serialization names a registered class by its registered
+                # name (``Custom>CustomScaleLayer``); the plain class name does not resolve.
+                sub["class_name"] = registered
             for key in _NON_LEGACY_ENTRY_KEYS:
                 sub.pop(key, None)
             _legacy_entries(sub)
@@ -488,9 +495,10 @@ def save(
     is emitted as a warning when the model is compiled).
 
     ``target=None`` (the default) means ``"both"`` when the model has a form both generations
-    load; a model that has none (MultiHeadAttention, BatchNormalization over several axes) is
-    written for tf_keras (``"keras2"``), with a warning pointing Keras 3 users to ``.keras``.
-    An explicit ``target="both"`` raises instead.
+    load; a model that has none (MultiHeadAttention, tf_keras operator layers, BatchNormalization
+    over several axes) is written for tf_keras (``"keras2"``), and one tf_keras cannot express
+    (Keras 3-only activations) for Keras 3 (``"keras3"``), with a warning that says so.
+    An explicit target raises instead.
     """
 
     def write(chosen: str) -> None:
@@ -502,18 +510,28 @@ def save(
         else:
             _atomic(filepath, fill)
 
-    try:
-        write(target or "both")
-    except TargetCompatibilityError as exc:
-        if target is not None:
-            raise
-        warnings.warn(
-            f"{exc}. Wrote the file for tf_keras instead (target='keras2'): tf_keras 2.x loads "
-            "it with its optimizer state; for Keras 3, save the model as .keras",
-            UserWarning,
-            stacklevel=3,
-        )
-        write("keras2")
+    if target is not None:
+        write(target)
+        return
+    refused: list[str] = []
+    for candidate in ("both", "keras2", "keras3"):
+        try:
+            write(candidate)
+        except TargetCompatibilityError as exc:
+            refused.append(f"{candidate}: {exc}")
+            continue
+        if refused:
+            loader = "tf_keras 2.x" if candidate == "keras2" else "Keras 3 only"
+            warnings.warn(
+                f"no .h5 form both Keras generations load ({refused[0]}); wrote the file with "
+                f"target={candidate!r} ({loader}); for Keras 3, the .keras format keeps everything",
+                UserWarning,
+                stacklevel=3,
+            )
+        return
+    raise TargetCompatibilityError(
+        f"model {model.name!r} cannot be written as .h5 for any target: " + "; ".join(refused)
+    )
 
 
 save.__doc__ = (save.__doc__ or "") + "\n" + "\n\n".join(

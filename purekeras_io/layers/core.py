@@ -196,8 +196,20 @@ class ELU(Layer):
 
 @register
 class ThresholdedReLU(Layer):
+    """tf_keras only; Keras 3 has no such class, so its config is rendered as
+    ``ReLU(threshold=theta)`` there (equal except at exactly ``x == theta``)."""
+
     defaults = {"theta": 1.0}
     supports_masking = True
+
+    def serialize_entry(self, entry: dict[str, Any], dialect: Any) -> dict[str, Any]:
+        if dialect != "keras3":
+            return entry
+        config = entry["config"]
+        theta = config.pop("theta")
+        config.update({"max_value": None, "negative_slope": 0.0, "threshold": theta})
+        entry["class_name"] = "ReLU"
+        return entry
 
     def call(self, inputs: Any, **kwargs: Any) -> Any:
         x = np.asarray(inputs)

@@ -91,6 +91,9 @@ def legacy_json(value: Any) -> Any:
         return value
     if "class_name" in value and "config" in value:
         out = {k: legacy_json(v) for k, v in value.items() if k not in _NON_LEGACY_KEYS}
+        registered = value.get("registered_name")
+        if isinstance(registered, str) and ">" in registered:
+            out["class_name"] = registered  # tf_keras names registered classes ``Package>Class``
         config = value["config"]
         if isinstance(config, dict):
             cls = value["class_name"]
@@ -149,7 +152,13 @@ def _entry(layer: Layer) -> dict[str, Any]:
         out = serialize_model(layer, "keras2")
     else:
         out = serialize_layer(layer, "keras2")
-    return legacy_json({"class_name": out["class_name"], "config": out["config"]})
+    return legacy_json(
+        {
+            "class_name": out["class_name"],
+            "config": out["config"],
+            "registered_name": out.get("registered_name"),
+        }
+    )
 
 
 def layer_metadata(

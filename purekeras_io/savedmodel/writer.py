@@ -27,6 +27,7 @@ from .._io import atomic_dir, fsync_dir, fsync_file
 from .._proto.tf import fingerprint_pb2, meta_graph_pb2, saved_model_pb2
 from ..errors import ConfigError, FileExistsRefusedError, UnsupportedFeatureError
 from ..model.base import Model
+from ..model.layer import UnknownLayer
 from ..tensorbundle.writer import BundleWriter, string_scalar
 from . import functions, layout
 from .keras_metadata import build_saved_metadata
@@ -238,3 +239,26 @@ def save(
     if traces_missing and not _warned_traces:
         _warned_traces = True
         warnings.warn(functions.TRACES_WARNING, UserWarning, stacklevel=2)
+    custom = _classes_needing_python(model)
+    if custom:
+        warnings.warn(
+            f"SavedModel {os.fspath(dirpath)!r}: without traced functions tf_keras can revive "
+            f"the layer classes {custom} only from their Python code (import or pass them as "
+            "custom_objects to load_model); the .keras format needs the same",
+            UserWarning,
+            stacklevel=2,
+        )
+
+
+def _classes_needing_python(model: Model) -> list[str]:
+    """Layer classes tf_keras cannot rebuild from config alone: classes outside the catalog and
+    classes that live in an application module without a ``Package>Class`` registration."""
+    out: set[str] = set()
+    for layer in model.iter_layers():
+        if isinstance(layer, UnknownLayer):
+            out.add(layer.class_name())
+            continue
+        registered = getattr(layer, "registered_names", {}).get("keras2")
+        if registered is not None and ">" not in registered:
+            out.add(layer.class_name())
+    return sorted(out)
