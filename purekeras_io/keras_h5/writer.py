@@ -219,8 +219,6 @@ _BOTH_DROP: dict[str, dict[str, Any]] = {
 _NO_BOTH_FORM = {
     "MultiHeadAttention": "tf_keras requires the keys query_shape/key_shape/value_shape in its "
     "config (KeyError without them) and Keras 3 refuses them",
-    "TFOpLambda": "a tf_keras class that Keras 3 does not know",
-    "SlicingOpLambda": "a tf_keras class that Keras 3 does not know",
 }
 # Loss names Keras 3.15.1's .h5 loader cannot deserialize (they resolve to keras.metrics
 # functions), even in files Keras 3 wrote itself; both loaders accept the long names.
@@ -495,10 +493,9 @@ def save(
     is emitted as a warning when the model is compiled).
 
     ``target=None`` (the default) means ``"both"`` when the model has a form both generations
-    load; a model that has none (MultiHeadAttention, tf_keras operator layers, BatchNormalization
-    over several axes) is written for tf_keras (``"keras2"``), and one tf_keras cannot express
-    (Keras 3-only activations) for Keras 3 (``"keras3"``), with a warning that says so.
-    An explicit target raises instead.
+    load; a model that has none (MultiHeadAttention, BatchNormalization over several axes) is
+    written for tf_keras (``"keras2"``) with a warning that sends Keras 3 users to ``.keras``.
+    An explicit target raises instead, as does a model tf_keras cannot express at all.
     """
 
     def write(chosen: str) -> None:
@@ -514,23 +511,23 @@ def save(
         write(target)
         return
     refused: list[str] = []
-    for candidate in ("both", "keras2", "keras3"):
+    for candidate in ("both", "keras2"):
         try:
             write(candidate)
         except TargetCompatibilityError as exc:
             refused.append(f"{candidate}: {exc}")
             continue
         if refused:
-            loader = "tf_keras 2.x" if candidate == "keras2" else "Keras 3 only"
             warnings.warn(
                 f"no .h5 form both Keras generations load ({refused[0]}); wrote the file with "
-                f"target={candidate!r} ({loader}); for Keras 3, the .keras format keeps everything",
+                f"target={candidate!r} (tf_keras 2.x); for Keras 3, save as .keras",
                 UserWarning,
                 stacklevel=3,
             )
         return
     raise TargetCompatibilityError(
-        f"model {model.name!r} cannot be written as .h5 for any target: " + "; ".join(refused)
+        f"model {model.name!r} has no .h5 form for tf_keras: " + "; ".join(refused)
+        + "; save with target='keras3' or as .keras"
     )
 
 
