@@ -203,20 +203,20 @@ class Optimizer:
         """Create initial-state slots (and extras) for these trainable variables."""
         self.slot_values = [
             {
-                s.keras3: np.full(np.shape(_value(v)), self.initial_value(s),
-                                  dtype=np.asarray(_value(v)).dtype)
+                s.keras3: np.full(_shape_of(v), self.initial_value(s),
+                                  dtype=_dtype_of(v))
                 for s in self.active_slots("keras3")
             }
             for v in variables
         ]
         for s in self.active_slots("keras2"):  # tf_keras-only slots (SGD momentum=0)
             for v, slots in zip(variables, self.slot_values):
-                slots.setdefault(s.keras3, np.full(np.shape(_value(v)), self.initial_value(s),
-                                                   dtype=np.asarray(_value(v)).dtype))
+                slots.setdefault(s.keras3, np.full(_shape_of(v), self.initial_value(s),
+                                                   dtype=_dtype_of(v)))
         self.extra_values = {}
 
     def extra_initial(self, extra: ExtraVariable, variables: Sequence[Any]) -> np.ndarray:
-        dtype = np.asarray(_value(variables[0])).dtype if variables else np.float32
+        dtype = _dtype_of(variables[0]) if variables else np.float32
         return np.asarray(extra.initial, dtype=dtype)
 
     @property
@@ -360,8 +360,8 @@ class Optimizer:
             d = dict(have)
             for s in self.active_slots("keras2") + self.active_slots("keras3"):
                 if s.keras3 not in d:
-                    d[s.keras3] = np.full(np.shape(_value(v)), self.initial_value(s),
-                                          dtype=np.asarray(_value(v)).dtype)
+                    d[s.keras3] = np.full(_shape_of(v), self.initial_value(s),
+                                          dtype=_dtype_of(v))
             out.append(d)
         return out
 
@@ -437,10 +437,6 @@ class Optimizer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} lr={self.learning_rate} iterations={self.iterations}>"
-
-
-def _value(v: Any) -> Any:
-    return v.value if hasattr(v, "value") and not isinstance(v, np.ndarray) else v
 
 
 def _shape_of(v: Any) -> tuple[int, ...]:
@@ -535,7 +531,7 @@ class Nadam(Optimizer):
     extras = (ExtraVariable("u_product", "variable", 1.0),)
 
     def extra_initial(self, extra: ExtraVariable, variables: Sequence[Any]) -> np.ndarray:
-        dtype = np.asarray(_value(variables[0])).dtype if variables else np.float32
+        dtype = _dtype_of(variables[0]) if variables else np.float32
         return np.asarray(nadam_u_product(self.iterations, float(self.config["beta_1"])), dtype)
 
 
