@@ -128,7 +128,18 @@ class Optimizer:
     keras2_defaults: ClassVar[dict[str, Any]] = {}
     """Defaults tf_keras writes where Keras 3's differ (RMSprop ``ema_overwrite_frequency``)."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Positional arguments in Keras' order: learning_rate, then the class's own arguments.
+        order = ["learning_rate", *(k for k in self.defaults if k != "learning_rate")]
+        if len(args) > len(order):
+            raise ConfigError(
+                f"{type(self).__name__}: at most {len(order)} positional arguments ({order}), "
+                f"received {len(args)}"
+            )
+        for key, value in zip(order, args):
+            if key in kwargs:
+                raise ConfigError(f"{type(self).__name__}: {key!r} given twice")
+            kwargs[key] = value
         if "lr" in kwargs:
             kwargs.setdefault("learning_rate", kwargs.pop("lr"))
             kwargs.pop("lr", None)

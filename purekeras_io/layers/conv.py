@@ -371,7 +371,7 @@ class _BaseConv(Layer):
 
     @classmethod
     def _positional(cls) -> tuple[str, ...]:
-        return ("filters", "kernel_size")
+        return ("filters", "kernel_size", "strides", "padding")
 
     def normalize_config(self) -> None:
         c = self.config
@@ -679,7 +679,7 @@ class _DepthwiseConv(_BaseConv):
 
     @classmethod
     def _positional(cls) -> tuple[str, ...]:
-        return ("kernel_size",)
+        return ("kernel_size", "strides", "padding")
 
     def normalize_config(self) -> None:
         super().normalize_config()

@@ -169,10 +169,10 @@ class LeakyReLU(Layer):
     defaults = {"negative_slope": 0.3}
     supports_masking = True
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         if "alpha" in kwargs:
             kwargs["negative_slope"] = kwargs.pop("alpha")
-        super().__init__(**kwargs)
+        super().__init__(*args, **kwargs)
 
     def render_config(self, config: dict[str, Any], dialect: Any) -> dict[str, Any]:
         if dialect == "keras2":

@@ -62,6 +62,7 @@ __all__ = [
 
 
 class _Pooling(Layer):
+    positional = ("pool_size", "strides", "padding")
     rank: ClassVar[int] = 2
     reduce: ClassVar[str] = "max"
     defaults = {"pool_size": 2, "padding": "valid", "strides": None, "data_format": "channels_last"}

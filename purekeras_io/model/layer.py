@@ -112,7 +112,22 @@ class Layer:
 
     # ---------------------------------------------------------------- construction
 
-    def __init__(self, **kwargs: Any) -> None:
+    positional: ClassVar[tuple[str, ...] | None] = None
+    """Constructor arguments that may be given by position, in Keras' order; None: the first two
+    keys of ``defaults`` (``Concatenate(1)``, ``Embedding(10, 4)``, ``Dot(1)``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if args:
+            names = self.positional if self.positional is not None else tuple(self.defaults)[:2]
+            if len(args) > len(names):
+                raise ConfigError(
+                    f"{type(self).__name__}: at most {len(names)} positional arguments "
+                    f"({list(names)}), received {len(args)}: {args!r}"
+                )
+            for key, value in zip(names, args):
+                if key in kwargs:
+                    raise ConfigError(f"{type(self).__name__}: argument {key!r} given twice")
+                kwargs[key] = value
         from_config = kwargs.pop("_from_config", False)
         self.source_dialect: Dialect = kwargs.pop("_dialect", "keras3")
         input_spec = {

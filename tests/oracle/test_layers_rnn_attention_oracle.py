@@ -15,11 +15,11 @@ text classifier and a small Transformer encoder block.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from layer_oracle_helpers import assert_close, assert_masks, keras_arrays
 
 import purekeras_io as pk
 
@@ -651,37 +651,6 @@ def run(oracle: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]
     return {"folder": folder, "ours": ours, "oracle": result}
 
 
-def _keras_arrays(run: dict[str, Any], cid: str, dialect: str, kind: str) -> dict[str, np.ndarray]:
-    info = run["oracle"]["cases"][cid]
-    assert "error" not in info, info["error"]
-    res = info[dialect]
-    assert f"{kind}_error" not in res, res[f"{kind}_error"]
-    path = Path(run["folder"]) / f"{cid}_{dialect}_{kind}.npz"
-    with np.load(path) as data:
-        return {k: data[k] for k in data.files}
-
-
-def _assert_close(ours: list[Any], keras: dict[str, np.ndarray], what: str) -> None:
-    assert len(ours) == len([k for k in keras if k.startswith("out")]), what
-    for k, mine in enumerate(ours):
-        ref = keras[f"out{k}"]
-        mine = np.asarray(mine)
-        assert mine.shape == ref.shape, f"{what} output {k}: shape {mine.shape} != {ref.shape}"
-        scale = max(float(np.max(np.abs(ref))), 1e-30) if ref.size else 1.0
-        diff = float(np.max(np.abs(mine.astype(np.float64) - ref))) if ref.size else 0.0
-        assert diff <= 1e-5 * scale, f"{what} output {k}: max abs diff {diff} (scale {scale})"
-
-
-def _assert_masks(ours: list[Any], keras: dict[str, np.ndarray], what: str) -> None:
-    for k, mine in enumerate(ours):
-        ref = keras.get(f"mask{k}")
-        if ref is None:
-            assert mine is None, f"{what} output {k}: Keras has no mask, ours is {mine}"
-        else:
-            assert mine is not None, f"{what} output {k}: Keras has mask {ref.astype(int).tolist()}"
-            np.testing.assert_array_equal(np.asarray(mine, bool), ref.astype(bool), err_msg=what)
-
-
 def _our_weight_names(model: pk.Model, dialect: str) -> list[list[Any]]:
     if dialect == "keras2":
         return [
@@ -713,25 +682,25 @@ def test_oracle_versions(run: dict[str, Any]) -> None:
 @pytest.mark.oracle
 @pytest.mark.parametrize(("cid", "dialect"), PAIRS)
 def test_keras_loads_our_config_and_agrees(run: dict[str, Any], cid: str, dialect: str) -> None:
-    keras = _keras_arrays(run, cid, dialect, "loaded")
+    keras = keras_arrays(run, cid, dialect, "loaded")
     outs, masks = run["ours"][cid][dialect]
-    _assert_close(outs, keras, f"{cid} {dialect} (our config)")
+    assert_close(outs, keras, f"{cid} {dialect} (our config)")
     if CASE_BY_ID[cid].get("masks"):
-        _assert_masks(masks, keras, f"{cid} {dialect} (our config)")
+        assert_masks(masks, keras, f"{cid} {dialect} (our config)")
 
 
 @pytest.mark.oracle
 @pytest.mark.parametrize(("cid", "dialect"), NATIVE_PAIRS)
 def test_we_read_keras_written_config(run: dict[str, Any], cid: str, dialect: str) -> None:
-    keras = _keras_arrays(run, cid, dialect, "native")
+    keras = keras_arrays(run, cid, dialect, "native")
     res = run["oracle"]["cases"][cid][dialect]
     model = pk.model_from_json(res["native_json"])
     assert _our_weight_names(model, dialect) == res["native_weights"], f"{cid} {dialect}"
     model.set_weights(run["ours"][cid]["weights"])
     outs, masks = predict_with_masks(model, run["ours"][cid]["inputs"])
-    _assert_close(outs, keras, f"{cid} {dialect} (Keras-written config)")
+    assert_close(outs, keras, f"{cid} {dialect} (Keras-written config)")
     if CASE_BY_ID[cid].get("masks"):
-        _assert_masks(masks, keras, f"{cid} {dialect} (Keras-written config)")
+        assert_masks(masks, keras, f"{cid} {dialect} (Keras-written config)")
 
 
 @pytest.mark.oracle

@@ -152,3 +152,20 @@ def test_names_are_unique_per_class() -> None:
     pk.clear_session()
     a, b = pk.layers.Dense(1), pk.layers.Dense(1)
     assert (a.name, b.name) == ("dense", "dense_1")
+
+
+def test_positional_arguments_in_keras_order() -> None:
+    layers = pk.layers
+    conv = layers.Conv2D(4, (3, 3), (2, 2), "same")
+    assert (conv.config["filters"], conv.config["strides"], conv.config["padding"]) == (
+        4, [2, 2], "same"
+    )
+    assert layers.Concatenate(1).config["axis"] == 1
+    emb = layers.Embedding(10, 4)
+    assert (emb.config["input_dim"], emb.config["output_dim"]) == (10, 4)
+    pool = layers.MaxPooling2D(2, 1, "same")
+    assert (pool.config["strides"], pool.config["padding"]) == ([1, 1], "same")
+    assert layers.LeakyReLU(0.1).config["negative_slope"] == 0.1
+    assert pk.optimizers.SGD(0.1, 0.9).config["momentum"] == 0.9
+    with pytest.raises(ConfigError, match="positional"):
+        layers.Softmax(1, 2)

@@ -35,12 +35,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-import traceback
 from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
+from _oracle_common import error
+
+TAIL = 1500  # characters of traceback kept in error texts
 
 
 def _jsonable(value: Any) -> Any:
@@ -53,10 +55,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (np.floating,)):
         return float(value)
     return value
-
-
-def _error(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:1500] + "\n" + traceback.format_exc()[-1500:]
 
 
 def _weights(path: str) -> list[np.ndarray]:
@@ -88,7 +86,7 @@ def run_case(gens: dict[str, Any], case: dict[str, Any], folder: str) -> dict[st
             np.save(os.path.join(folder, f"{cid}_loaded_{gen}.npy"), y)
             res["loaded"] = True
         except Exception as exc:
-            res["loaded_error"] = _error(exc)
+            res["loaded_error"] = error(exc, TAIL)
         try:
             model = _native(keras_mod, case)
             model.set_weights(weights)
@@ -98,7 +96,7 @@ def run_case(gens: dict[str, Any], case: dict[str, Any], folder: str) -> dict[st
             np.save(os.path.join(folder, f"{cid}_native_{gen}.npy"), y)
             res["native"] = True
         except Exception as exc:
-            res["native_error"] = _error(exc)
+            res["native_error"] = error(exc, TAIL)
         out[gen] = res
     return out
 
@@ -128,7 +126,7 @@ def run_reference(tf: Any, case: dict[str, Any], folder: str) -> dict[str, Any]:
         np.save(os.path.join(folder, f"{cid}_reference.npy"), np.asarray(grad + bias))
         return {"ok": True}
     except Exception as exc:
-        return {"error": _error(exc)}
+        return {"error": error(exc, TAIL)}
 
 
 def run_app(gens: dict[str, Any], app: dict[str, Any], folder: str) -> dict[str, Any]:
@@ -151,7 +149,7 @@ def run_app(gens: dict[str, Any], app: dict[str, Any], folder: str) -> dict[str,
             f.write(model.to_json())
         return {"ok": True, "layers": len(model.layers), "params": int(model.count_params())}
     except Exception as exc:
-        return {"error": _error(exc)}
+        return {"error": error(exc, TAIL)}
 
 
 def main() -> None:

@@ -29,24 +29,13 @@ Errors are caught per item and returned as text. Last stdout line:
 
 from __future__ import annotations
 
-import json
 import os
-import sys
-import traceback
 from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
-
-
-def _error(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:1500] + "\n" + traceback.format_exc()[-2000:]
-
-
-def _load_npz(path: str) -> dict[str, np.ndarray]:
-    with np.load(path) as data:
-        return {k: data[k] for k in data.files}
+from _oracle_common import error, load_npz, run_and_save, run_cases_main
 
 
 def _layer_weights(weights: dict[str, np.ndarray], name: str) -> list[np.ndarray]:
@@ -91,21 +80,6 @@ def _set_weights(model: Any, weights: dict[str, np.ndarray]) -> None:
                 layer.finalize_state()
 
 
-def _run(model: Any, inputs: list[np.ndarray], path: str) -> None:
-    import tensorflow as tf
-
-    arg = [tf.constant(x) for x in inputs]
-    result = model(arg if len(arg) > 1 else arg[0], training=False)
-    outs = result if isinstance(result, (list, tuple)) else [result]
-    arrays: dict[str, np.ndarray] = {}
-    for k, out in enumerate(outs):
-        arrays[f"out{k}"] = np.asarray(out)
-        mask = getattr(out, "_keras_mask", None)
-        if mask is not None:
-            arrays[f"mask{k}"] = np.asarray(mask)
-    np.savez(path, **arrays)
-
-
 def _weight_listing(model: Any) -> dict[str, list[list[Any]]]:
     listing = {}
     for layer in model.layers:
@@ -117,8 +91,8 @@ def _weight_listing(model: Any) -> dict[str, list[list[Any]]]:
 
 def run_case(mods: dict[str, Any], case: dict[str, Any], folder: str) -> dict[str, Any]:
     cid = case["id"]
-    weights = _load_npz(os.path.join(folder, f"{cid}_weights.npz"))
-    inp = _load_npz(os.path.join(folder, f"{cid}_inputs.npz"))
+    weights = load_npz(os.path.join(folder, f"{cid}_weights.npz"))
+    inp = load_npz(os.path.join(folder, f"{cid}_inputs.npz"))
     inputs = [inp[f"in{k}"] for k in range(len(case["inputs"]))]
     out: dict[str, Any] = {}
     for gen in case["dialects"]:
@@ -129,10 +103,10 @@ def run_case(mods: dict[str, Any], case: dict[str, Any], folder: str) -> dict[st
             with open(os.path.join(folder, f"{cid}_{short}.json")) as f:
                 model = mod.models.model_from_json(f.read())
             _set_weights(model, weights)
-            _run(model, inputs, os.path.join(folder, f"{cid}_{gen}_loaded.npz"))
+            run_and_save(model, inputs, os.path.join(folder, f"{cid}_{gen}_loaded.npz"))
             res["loaded"] = "ok"
         except Exception as exc:
-            res["loaded_error"] = _error(exc)
+            res["loaded_error"] = error(exc)
         native = case.get("native", True)
         if native is True or gen in native:
             try:
@@ -140,29 +114,15 @@ def run_case(mods: dict[str, Any], case: dict[str, Any], folder: str) -> dict[st
                 res["native_json"] = model.to_json()
                 res["native_weights"] = _weight_listing(model)
                 _set_weights(model, weights)
-                _run(model, inputs, os.path.join(folder, f"{cid}_{gen}_native.npz"))
+                run_and_save(model, inputs, os.path.join(folder, f"{cid}_{gen}_native.npz"))
             except Exception as exc:
-                res["native_error"] = _error(exc)
+                res["native_error"] = error(exc)
         out[gen] = res
     return out
 
 
 def main() -> None:
-    payload = json.loads(sys.stdin.read())
-    import keras
-    import tensorflow as tf
-    import tf_keras
-
-    tf.config.set_visible_devices([], "GPU")
-    mods = {"keras2": tf_keras, "keras3": keras}
-    results = {}
-    for case in payload["cases"]:
-        try:
-            results[case["id"]] = run_case(mods, case, payload["dir"])
-        except Exception as exc:
-            results[case["id"]] = {"error": _error(exc)}
-    versions = {"tf": tf.__version__, "tf_keras": tf_keras.__version__, "keras": keras.__version__}
-    print(json.dumps({"cases": results, "versions": versions}))
+    run_cases_main(run_case)
 
 
 if __name__ == "__main__":

@@ -35,24 +35,14 @@ Errors are caught per item and returned as text. Last stdout line:
 
 from __future__ import annotations
 
-import json
 import os
-import sys
-import traceback
 from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np
+from _oracle_common import error, load_npz, run_and_save, run_cases_main
 
-
-def _error(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:1500] + "\n" + traceback.format_exc()[-2500:]
-
-
-def _load_npz(path: str) -> dict[str, np.ndarray]:
-    with np.load(path) as data:
-        return {k: data[k] for k in data.files}
+TAIL = 2500  # characters of traceback kept in error texts
 
 
 def _make_layer(mod: Any, spec: dict[str, Any], gen: str, name: str | None) -> Any:
@@ -102,21 +92,6 @@ def _build_native(mod: Any, case: dict[str, Any], gen: str) -> Any:
     )
 
 
-def _run(model: Any, inputs: list[np.ndarray], path: str) -> None:
-    import tensorflow as tf
-
-    arg = [tf.constant(x) for x in inputs]
-    result = model(arg if len(arg) > 1 else arg[0], training=False)
-    outs = list(result) if isinstance(result, (list, tuple)) else [result]
-    arrays: dict[str, np.ndarray] = {}
-    for k, out in enumerate(outs):
-        arrays[f"out{k}"] = np.asarray(out)
-        mask = getattr(out, "_keras_mask", None)
-        if mask is not None:
-            arrays[f"mask{k}"] = np.asarray(mask)
-    np.savez(path, **arrays)
-
-
 def _weight_listing(model: Any, gen: str) -> list[list[Any]]:
     if gen == "keras2":
         return [[w.name, list(w.shape)] for w in model.weights]
@@ -125,9 +100,9 @@ def _weight_listing(model: Any, gen: str) -> list[list[Any]]:
 
 def run_case(mods: dict[str, Any], case: dict[str, Any], folder: str) -> dict[str, Any]:
     cid = case["id"]
-    wz = _load_npz(os.path.join(folder, f"{cid}_weights.npz"))
+    wz = load_npz(os.path.join(folder, f"{cid}_weights.npz"))
     weights = [wz[f"w{i}"] for i in range(len(wz))]
-    inp = _load_npz(os.path.join(folder, f"{cid}_inputs.npz"))
+    inp = load_npz(os.path.join(folder, f"{cid}_inputs.npz"))
     inputs = [inp[f"in{k}"] for k in range(len(case["inputs"]))]
     out: dict[str, Any] = {}
     for gen in case["dialects"]:
@@ -139,10 +114,10 @@ def run_case(mods: dict[str, Any], case: dict[str, Any], folder: str) -> dict[st
                 model = mod.models.model_from_json(f.read())
             res["loaded_weights"] = _weight_listing(model, gen)
             model.set_weights(weights)
-            _run(model, inputs, os.path.join(folder, f"{cid}_{gen}_loaded.npz"))
+            run_and_save(model, inputs, os.path.join(folder, f"{cid}_{gen}_loaded.npz"))
             res["loaded"] = "ok"
         except Exception as exc:
-            res["loaded_error"] = _error(exc)
+            res["loaded_error"] = error(exc, TAIL)
         native = case.get("native", True)
         if native is True or gen in native:
             try:
@@ -150,29 +125,15 @@ def run_case(mods: dict[str, Any], case: dict[str, Any], folder: str) -> dict[st
                 res["native_json"] = model.to_json()
                 res["native_weights"] = _weight_listing(model, gen)
                 model.set_weights(weights)
-                _run(model, inputs, os.path.join(folder, f"{cid}_{gen}_native.npz"))
+                run_and_save(model, inputs, os.path.join(folder, f"{cid}_{gen}_native.npz"))
             except Exception as exc:
-                res["native_error"] = _error(exc)
+                res["native_error"] = error(exc, TAIL)
         out[gen] = res
     return out
 
 
 def main() -> None:
-    payload = json.loads(sys.stdin.read())
-    import keras
-    import tensorflow as tf
-    import tf_keras
-
-    tf.config.set_visible_devices([], "GPU")
-    mods = {"keras2": tf_keras, "keras3": keras}
-    results = {}
-    for case in payload["cases"]:
-        try:
-            results[case["id"]] = run_case(mods, case, payload["dir"])
-        except Exception as exc:
-            results[case["id"]] = {"error": _error(exc)}
-    versions = {"tf": tf.__version__, "tf_keras": tf_keras.__version__, "keras": keras.__version__}
-    print(json.dumps({"cases": results, "versions": versions}))
+    run_cases_main(run_case, tail=TAIL)
 
 
 if __name__ == "__main__":
