@@ -424,13 +424,7 @@ class _RNNBase(Layer):
         initial_state: Any = None,
         **kwargs: Any,
     ) -> Any:
-        # tf_keras records ``layer(x, initial_state=s)`` as a call on the list ``[x, *s]``.
-        if isinstance(inputs, (list, tuple)):
-            if len(inputs) > 1 and initial_state is None:
-                initial_state = list(inputs[1:])
-            inputs = inputs[0]
-        if isinstance(mask, (list, tuple)):
-            mask = mask[0] if mask else None
+        inputs, mask, initial_state = _split_state_inputs(inputs, mask, initial_state)
         x = _float(inputs)
         time_major = bool(self.config.get("time_major"))
         if time_major:
@@ -717,12 +711,7 @@ class Bidirectional(Layer):
         initial_state: Any = None,
         **kwargs: Any,
     ) -> Any:
-        if isinstance(inputs, (list, tuple)):
-            if len(inputs) > 1 and initial_state is None:
-                initial_state = list(inputs[1:])
-            inputs = inputs[0]
-        if isinstance(mask, (list, tuple)):
-            mask = mask[0] if mask else None
+        inputs, mask, initial_state = _split_state_inputs(inputs, mask, initial_state)
         x = _float(inputs)
         if not self.built:
             self.build(x.shape)
@@ -847,3 +836,15 @@ class TimeDistributed(Layer):
         if out is None or isinstance(out, (list, tuple)):
             return mask
         return np.asarray(out).reshape((batch, steps, *np.shape(out)[1:]))
+
+
+def _split_state_inputs(inputs: Any, mask: Any, initial_state: Any) -> tuple[Any, Any, Any]:
+    """tf_keras records ``layer(x, initial_state=s)`` as a call on the list ``[x, *s]``:
+    split it back into the sequence, its mask and the initial state."""
+    if isinstance(inputs, (list, tuple)):
+        if len(inputs) > 1 and initial_state is None:
+            initial_state = list(inputs[1:])
+        inputs = inputs[0]
+    if isinstance(mask, (list, tuple)):
+        mask = mask[0] if mask else None
+    return inputs, mask, initial_state
