@@ -7,6 +7,9 @@ key or argument and the value received (and, where it helps, what was expected).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 __all__ = [
     "ChecksumError",
     "ConfigError",
@@ -17,6 +20,7 @@ __all__ = [
     "UnknownLayerError",
     "UnsupportedDtypeError",
     "UnsupportedFeatureError",
+    "reading",
 ]
 
 
@@ -54,3 +58,32 @@ class TargetCompatibilityError(PurekerasError, ValueError):
 
 class FileExistsRefusedError(PurekerasError, FileExistsError):
     """The target exists and overwriting it was declined (or could not be asked)."""
+
+
+FOREIGN_READ_ERRORS: tuple[type[BaseException], ...] = (
+    ArithmeticError,
+    AttributeError,
+    LookupError,
+    OSError,
+    RecursionError,
+    RuntimeError,
+    TypeError,
+    UnicodeError,
+    ValueError,
+)
+"""What a damaged file can make a library (h5py, json, protobuf, numpy) or a config parser raise."""
+
+
+@contextlib.contextmanager
+def reading(path: object) -> Iterator[None]:
+    """The boundary of a reader: an exception that is not ours becomes a :class:`FormatError`
+    naming the file and what went wrong (the original is chained as ``__cause__``)."""
+    try:
+        yield
+    except PurekerasError:
+        raise
+    except FileNotFoundError as exc:
+        raise FormatError(f"{path}: no such file ({exc})") from exc
+    except FOREIGN_READ_ERRORS as exc:
+        kind = "config nested too deeply" if isinstance(exc, RecursionError) else type(exc).__name__
+        raise FormatError(f"{path}: damaged or not a Keras file ({kind}: {exc})") from exc

@@ -20,7 +20,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ._io import recover
 from .errors import ConfigError, FileExistsRefusedError, FormatError, UnsupportedFeatureError
+from .model import io_hooks
 from .model.base import Model
 from .model.dialect import Dialect
 from .model.serialize import model_from_config as _model_from_config
@@ -127,6 +129,7 @@ def load_model(filepath: Any, compile: bool = True, **kwargs: Any) -> Model:
         fmt = "h5"
     else:
         path = Path(os.fspath(filepath))
+        recover(path)  # a save to this path that died mid-swap is finished (or undone) first
         if path.is_dir():
             fmt = "keras" if (path / "config.json").exists() else "tf"
         elif not path.exists():
@@ -179,7 +182,7 @@ def save_weights(
             model, path, **kwargs
         )
         return
-    importlib.import_module("purekeras_io.tensorbundle.checkpoint").save_weights(
+    importlib.import_module("purekeras_io.checkpoint").save_weights(
         model, path, **kwargs
     )
 
@@ -192,6 +195,9 @@ def load_weights(model: Model, filepath: Any, **kwargs: Any) -> None:
             model, path, **kwargs
         )
         return
-    importlib.import_module("purekeras_io.tensorbundle.checkpoint").load_weights(
+    importlib.import_module("purekeras_io.checkpoint").load_weights(
         model, path, **kwargs
     )
+
+
+io_hooks.register(save_model=save_model, save_weights=save_weights, load_weights=load_weights)

@@ -24,7 +24,7 @@ import h5py
 import numpy as np
 
 from .. import optimizers
-from ..errors import ConfigError, FormatError, PurekerasError
+from ..errors import ConfigError, FormatError, PurekerasError, reading
 from ..model.base import Model
 from ..model.layer import UnknownLayer
 from ..model.serialize import model_from_config
@@ -262,10 +262,11 @@ def _open(filepath: Any) -> h5py.File:
 
 def load(filepath: Any, **ignored: Any) -> Model:
     """Read a full-model ``.h5`` (path or open ``h5py.File``/``h5py.Group``)."""
-    if isinstance(filepath, h5py.Group):
-        return read_model(filepath)
-    with _open(filepath) as f:
-        return read_model(f)
+    with reading(_where(filepath)):
+        if isinstance(filepath, h5py.Group):
+            return read_model(filepath)
+        with _open(filepath) as f:
+            return read_model(f)
 
 
 def load_weights(model: Model, filepath: Any, **ignored: Any) -> None:
@@ -277,8 +278,15 @@ def load_weights(model: Model, filepath: Any, **ignored: Any) -> None:
                 root = _child(root, L.MODEL_WEIGHTS, "group")
         read_weights_into(root, model)
 
+    with reading(_where(filepath)):
+        if isinstance(filepath, h5py.Group):
+            read(filepath)
+            return
+        with _open(filepath) as f:
+            read(f)
+
+
+def _where(filepath: Any) -> str:
     if isinstance(filepath, h5py.Group):
-        read(filepath)
-        return
-    with _open(filepath) as f:
-        read(f)
+        return f"{filepath.file.filename}:{filepath.name}"
+    return os.fspath(filepath)

@@ -35,7 +35,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from ..errors import ConfigError, FormatError, UnsupportedFeatureError
+from ..errors import ConfigError, FormatError, UnsupportedFeatureError, reading
 from ..model.base import Model
 from ..model.dialect import neutral_value
 from ..model.layer import UnknownLayer
@@ -460,6 +460,12 @@ def _check_members(zf: zipfile.ZipFile, where: str) -> None:
 
 
 def load(filepath: Any, **ignored: Any) -> Model:
+    """See :func:`_load`; any error that is not ours becomes a ``FormatError`` naming the file."""
+    with reading(filepath):
+        return _load(filepath, **ignored)
+
+
+def _load(filepath: Any, **ignored: Any) -> Model:
     """A model (architecture, weights, compile settings, optimizer state) from a ``.keras`` file."""
     where = str(filepath)
     if not hasattr(filepath, "read") and os.path.isdir(os.fspath(filepath)):

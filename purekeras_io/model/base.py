@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ConfigError
+from . import io_hooks
 from .dialect import Dialect, check_dialect
 from .layer import Layer
 from .variable import Variable
@@ -188,19 +189,13 @@ class Model(Layer):
         return json.dumps(serialize_model(self, dialect), **kwargs)
 
     def save(self, filepath: Any, overwrite: bool = True, **kwargs: Any) -> None:
-        from ..models import save_model
-
-        save_model(self, filepath, overwrite=overwrite, **kwargs)
+        io_hooks.get("save_model")(self, filepath, overwrite=overwrite, **kwargs)
 
     def save_weights(self, filepath: Any, **kwargs: Any) -> None:
-        from ..models import save_weights
-
-        save_weights(self, filepath, **kwargs)
+        io_hooks.get("save_weights")(self, filepath, **kwargs)
 
     def load_weights(self, filepath: Any, **kwargs: Any) -> None:
-        from ..models import load_weights
-
-        load_weights(self, filepath, **kwargs)
+        io_hooks.get("load_weights")(self, filepath, **kwargs)
 
     def summary(self, print_fn: Callable[[str], Any] | None = None, line_length: int = 90) -> None:
         """A table of layers, output shapes and parameter counts, as Keras prints it."""

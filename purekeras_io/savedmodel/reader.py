@@ -27,7 +27,7 @@ from google.protobuf.message import DecodeError, Message
 
 from .._proto.keras import saved_metadata_pb2
 from .._proto.tf import saved_model_pb2, trackable_object_graph_pb2
-from ..errors import FormatError
+from ..errors import FormatError, reading
 from ..model.base import Model
 from ..model.serialize import model_from_config
 from ..tensorbundle import BundleReader
@@ -206,6 +206,12 @@ def _restore_optimizer(model: Model, reader: BundleReader,
 
 
 def load(dirpath: str | os.PathLike[str], **kwargs: Any) -> Model:
+    """See :func:`_load`; any error that is not ours becomes a ``FormatError`` naming the file."""
+    with reading(dirpath):
+        return _load(dirpath, **kwargs)
+
+
+def _load(dirpath: str | os.PathLike[str], **kwargs: Any) -> Model:
     """A model (config, weights, compile information, optimizer state) from a Keras SavedModel."""
     root = Path(os.fspath(dirpath))
     if not root.is_dir():

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 from google.protobuf.message import DecodeError
 
+from .._io import recover
 from .._proto.tf import tensor_bundle_pb2
 from ..dtypes import DType, by_tf_enum
 from ..errors import ChecksumError, FormatError, UnsupportedDtypeError, UnsupportedFeatureError
@@ -215,6 +216,7 @@ class BundleReader:
         self.prefix = os.fspath(prefix)
         self.verify_crc = verify_crc
         self.index_path = index_filename(self.prefix)
+        recover(self.index_path)  # a save that died mid-commit is rolled forward first
         self.header, items = read_index(self.prefix)
         self._raw: dict[str, bytes] = {decode_key(k): v for k, v in items}
         self._entries: dict[str, Entry] = {}

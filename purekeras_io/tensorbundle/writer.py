@@ -33,7 +33,7 @@ from typing import Any, BinaryIO, cast
 
 import numpy as np
 
-from .._io import commit, fsync_file, remove_quietly, temp_sibling
+from .._io import commit_many, fsync_file, recover, remove_quietly, temp_sibling
 from .._proto.tf import tensor_bundle_pb2, types_pb2
 from ..dtypes import DType, by_numpy
 from ..errors import PurekerasError, UnsupportedDtypeError
@@ -199,6 +199,8 @@ class BundleWriter:
             os.makedirs(folder, exist_ok=True)
         self._data_path = data_filename(self.prefix, 0, 1)
         self._index_path = index_filename(self.prefix)
+        recover(self._index_path)
+        recover(self._data_path)
         # TensorFlow's temporary names (``<file>.tempstate<n>``), beside the targets.
         self._data_tmp = temp_sibling(self._data_path, marker="tempstate", hidden=False)
         self._index_tmp = temp_sibling(self._index_path, marker="tempstate", hidden=False)
@@ -302,8 +304,12 @@ class BundleWriter:
                 table.finish()
                 if self._fsync:
                     fsync_file(index)
-            commit(self._data_tmp, self._data_path)
-            commit(self._index_tmp, self._index_path, fsync=self._fsync)
+            # One commit for both files (journaled): a crash between the renames is rolled
+            # forward by the next save or load, never left as new data under an old index.
+            commit_many(
+                [(self._index_tmp, self._index_path), (self._data_tmp, self._data_path)],
+                fsync=self._fsync,
+            )
         except BaseException:
             self.abort()
             raise

@@ -29,14 +29,14 @@ import pytest
 
 import purekeras_io as pk
 from purekeras_io._proto.tf import trackable_object_graph_pb2
-from purekeras_io.model.base import Model
-from purekeras_io.tensorbundle import BundleReader
-from purekeras_io.tensorbundle.checkpoint import (
+from purekeras_io.checkpoint import (
     OBJECT_GRAPH_KEY,
     latest_checkpoint,
     load_weights,
     save_weights,
 )
+from purekeras_io.model.base import Model
+from purekeras_io.tensorbundle import BundleReader
 
 pytestmark = pytest.mark.oracle
 

@@ -1,4 +1,4 @@
-"""TF2 object-based checkpoints (``purekeras_io.tensorbundle.checkpoint``) without TensorFlow.
+"""TF2 object-based checkpoints (``purekeras_io.checkpoint``) without TensorFlow.
 
 Expected keys and object graphs were measured on tf_keras 2.21 ``model.save_weights(prefix)``
 (the oracle test compares against live files).
@@ -15,10 +15,7 @@ import pytest
 
 import purekeras_io as pk
 from purekeras_io._proto.tf import trackable_object_graph_pb2
-from purekeras_io.errors import ConfigError
-from purekeras_io.model.base import Model
-from purekeras_io.tensorbundle import BundleReader
-from purekeras_io.tensorbundle.checkpoint import (
+from purekeras_io.checkpoint import (
     CHECKPOINT_STATE_FILENAME,
     OBJECT_GRAPH_KEY,
     build_checkpoint_graph,
@@ -27,6 +24,9 @@ from purekeras_io.tensorbundle.checkpoint import (
     read_checkpoint_state,
     save_weights,
 )
+from purekeras_io.errors import ConfigError
+from purekeras_io.model.base import Model
+from purekeras_io.tensorbundle import BundleReader
 
 L = pk.layers
 SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"

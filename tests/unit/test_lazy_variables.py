@@ -247,7 +247,7 @@ def test_load_model_draws_nothing(
 
 
 def test_checkpoint_load_keeps_read_only_views(tmp_path: Path, no_draws: list[Initial]) -> None:
-    from purekeras_io.tensorbundle.checkpoint import load_weights, save_weights
+    from purekeras_io.checkpoint import load_weights, save_weights
 
     model = _mlp()
     arrays = _fresh_arrays(model)

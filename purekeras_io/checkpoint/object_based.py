@@ -73,9 +73,9 @@ from ..savedmodel.optimizer_state import (
     restore_optimizer_state,
 )
 from ..savedmodel.tog import node_children, read_object_graph, value_key
-from .format import index_filename
-from .reader import BundleReader
-from .writer import BundleWriter, string_scalar
+from ..tensorbundle.format import index_filename
+from ..tensorbundle.reader import BundleReader
+from ..tensorbundle.writer import BundleWriter, string_scalar
 
 __all__ = [
     "CHECKPOINT_STATE_FILENAME",
