@@ -60,18 +60,10 @@ class FileExistsRefusedError(PurekerasError, FileExistsError):
     """The target exists and overwriting it was declined (or could not be asked)."""
 
 
-FOREIGN_READ_ERRORS: tuple[type[BaseException], ...] = (
-    ArithmeticError,
-    AttributeError,
-    LookupError,
-    OSError,
-    RecursionError,
-    RuntimeError,
-    TypeError,
-    UnicodeError,
-    ValueError,
-)
-"""What a damaged file can make a library (h5py, json, protobuf, numpy) or a config parser raise."""
+FOREIGN_READ_ERRORS: tuple[type[BaseException], ...] = (Exception,)
+"""What a damaged file can make a library (h5py, zipfile, json, protobuf, numpy) or a config parser
+raise: ``KeyError``, ``OSError``, ``RuntimeError``, ``EOFError``, ``zipfile.BadZipFile``,
+``RecursionError`` … (``KeyboardInterrupt`` and ``SystemExit`` pass through)."""
 
 
 @contextlib.contextmanager
