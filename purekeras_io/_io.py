@@ -96,8 +96,8 @@ def _remove_any(path: str) -> None:
         remove_quietly(path)
 
 
-def _dead_temporaries(folder: str, bases: set[str]) -> list[tuple[str, str, str]]:
-    """(marker, base, path) of the temporaries in ``folder`` for ``bases`` whose writer is gone."""
+def _dead_temporaries(folder: str, target: str) -> list[tuple[str, str, str]]:
+    """(marker, base, path) of the temporaries in ``folder`` for ``target`` whose writer is gone."""
     try:
         names = sorted(os.listdir(folder or "."))
     except OSError:
@@ -109,7 +109,7 @@ def _dead_temporaries(folder: str, bases: set[str]) -> list[tuple[str, str, str]
         if match is None:
             continue
         base = match["base"]
-        if not any(base == b or base.startswith(b + ".") for b in bases):
+        if base != target and not base.startswith(target + "."):
             continue
         path = os.path.join(folder, name)
         try:
@@ -127,7 +127,7 @@ def recover(path: PathLike) -> None:
     never raises ``OSError``: a folder we cannot list or change is left as it is."""
     target = os.path.abspath(os.fspath(path))
     folder, base = os.path.split(target)
-    dead = _dead_temporaries(folder, {base})
+    dead = _dead_temporaries(folder, base)
     with contextlib.suppress(OSError):
         for marker, _, journal in dead:  # roll multi-file commits forward
             if marker == "commit":
@@ -138,7 +138,7 @@ def recover(path: PathLike) -> None:
                 if candidates and os.path.isdir(candidates[-1]):
                     os.replace(candidates[-1], target)
                     break
-    for _, _, leftover in _dead_temporaries(folder, {base}):
+    for _, _, leftover in _dead_temporaries(folder, base):
         _remove_any(leftover)
 
 
