@@ -77,7 +77,7 @@ class GraphNode:
     """One trackable object: a user object (layer, model, list…) or a variable."""
 
     kind: str
-    """``"user_object"`` or ``"variable"``."""
+    """``"user_object"``, ``"variable"``, ``"function"`` or ``"bare_concrete_function"``."""
     identifier: str = ""
     children: list[tuple[str, int]] = field(default_factory=list)
     checkpoint_only: bool = False
@@ -90,6 +90,9 @@ class GraphNode:
     trainable: bool = True
     synchronization: int = 0
     aggregation: int = 0
+    # functions
+    proto: Any = None
+    """``SavedFunction`` / ``SavedBareConcreteFunction`` of a function node."""
 
 
 class ObjectGraph:
@@ -97,6 +100,7 @@ class ObjectGraph:
 
     def __init__(self) -> None:
         self.nodes: list[GraphNode] = []
+        self.concrete_functions: dict[str, saved_object_graph_pb2.SavedConcreteFunction] = {}
 
     def add(self, node: GraphNode) -> int:
         if node.checkpoint_only is False and any(n.checkpoint_only for n in self.nodes):
@@ -162,11 +166,17 @@ class ObjectGraph:
                 )
                 var.aggregation = cast(variable_pb2.VariableAggregation, node.aggregation)
                 var.name = node.name
+            elif node.kind == "function":
+                proto.function.CopyFrom(node.proto)
+            elif node.kind == "bare_concrete_function":
+                proto.bare_concrete_function.CopyFrom(node.proto)
             else:
                 user = proto.user_object
                 user.identifier = node.identifier
                 user.version.producer = layout.USER_OBJECT_VERSION[0]
                 user.version.min_consumer = layout.USER_OBJECT_VERSION[1]
+        for name in sorted(self.concrete_functions):
+            graph.concrete_functions[name].CopyFrom(self.concrete_functions[name])
         return graph
 
     def trackable_object_graph(

@@ -25,7 +25,7 @@ from typing import Any
 
 from .._io import atomic_dir, fsync_dir, fsync_file
 from .._proto.tf import fingerprint_pb2, meta_graph_pb2, saved_model_pb2
-from ..errors import ConfigError, FileExistsRefusedError, UnsupportedFeatureError
+from ..errors import ConfigError, FileExistsRefusedError
 from ..model.base import Model
 from ..model.layer import UnknownLayer
 from ..tensorbundle.writer import BundleWriter, string_scalar
@@ -35,8 +35,6 @@ from .object_graph import add_optimizer, build_model_graph
 from .optimizer_state import optimizer_checkpoint_state
 
 __all__ = ["SaveOptions", "save", "write_files"]
-
-_warned_traces = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,6 +101,7 @@ def write_files(
     signatures: Any = None,
     save_traces: bool = True,
     fsync: bool = False,
+    options: Any = None,
 ) -> bool:
     """Write the SavedModel files into an existing, empty ``folder``. Returns True when traces
     were asked for but not written."""
@@ -110,7 +109,8 @@ def write_files(
     graph = build_model_graph(model)
     meta_graph = meta_graph_pb2.MetaGraphDef()
     traces_missing = functions.add_functions(
-        graph, meta_graph, model, signatures=signatures, save_traces=save_traces
+        graph, meta_graph, model, signatures=signatures, save_traces=save_traces,
+        options=options,
     )
     compile_info = model.compile_info if include_optimizer else None
     if compile_info is not None and compile_info.optimizer is not None:
@@ -211,7 +211,6 @@ def save(
 ) -> None:
     """Write ``model`` as a SavedModel directory tf_keras ``load_model`` restores (config,
     weights, compile information and optimizer state)."""
-    global _warned_traces
     if not isinstance(model, Model):
         raise ConfigError(
             f"savedmodel.save: expected a purekeras_io model, received {type(model).__name__}"
@@ -219,11 +218,6 @@ def save(
     if not model.built:
         raise ConfigError(
             f"savedmodel.save: model {model.name!r} is not built (give it an input shape first)"
-        )
-    if signatures is not None:
-        raise UnsupportedFeatureError(
-            "savedmodel.save: custom signatures need traced functions, which are not written yet; "
-            "pass signatures=None"
         )
     opts = _parse_options(options)
     fsync = bool(ignored.pop("fsync", opts.fsync))
@@ -234,11 +228,10 @@ def save(
     with atomic_dir(target, fsync=fsync) as tmp:
         traces_missing = write_files(
             model, tmp, include_optimizer=include_optimizer, signatures=signatures,
-            save_traces=save_traces, fsync=fsync,
+            save_traces=save_traces, fsync=fsync, options=opts,
         )
-    if traces_missing and not _warned_traces:
-        _warned_traces = True
-        warnings.warn(functions.TRACES_WARNING, UserWarning, stacklevel=2)
+    if traces_missing:
+        functions.warn_not_lowered(stacklevel=3)
     custom = _classes_needing_python(model)
     if custom:
         warnings.warn(
