@@ -13,7 +13,8 @@ tensor bytes into one file with ``file.write`` (the disk floor).
 
     python tools/bench_savedmodel.py [--dir /tmp/bench_sm] [--reps 3] [--skip-tf]
 
-Prints a markdown table with the ratios tf_keras / ours and ours / raw.
+Prints a markdown table with the ratios tf_keras / ours, ours / raw, and the cost of the graph
+tier (``save_traces=True``: lowered functions, signatures, main graph) over ``save_traces=False``.
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ def bench_ours(d: Path, reps: int) -> dict[str, dict[str, dict[str, Any]]]:
     import purekeras_io as pk
     from purekeras_io import savedmodel
 
-    results: dict[str, dict[str, dict[str, Any]]] = {"ours": {}, "raw": {}}
+    results: dict[str, dict[str, dict[str, Any]]] = {"ours": {}, "ours_traced": {}, "raw": {}}
     rng = np.random.default_rng(0)
     for compiled in (False, True):
         pk.clear_session()
@@ -152,6 +153,9 @@ def bench_ours(d: Path, reps: int) -> dict[str, dict[str, dict[str, Any]]]:
         def save(with_fsync: bool, model: Any = model) -> None:
             savedmodel.save(model, d / "ours_sm", save_traces=False, fsync=with_fsync)
 
+        def save_traced(with_fsync: bool, model: Any = model) -> None:
+            savedmodel.save(model, d / "ours_sm", save_traces=True, fsync=with_fsync)
+
         def raw(with_fsync: bool, arrays: list[Any] = arrays) -> None:
             with open(d / "raw.bin", "wb") as fh:
                 for arr in arrays:
@@ -163,6 +167,7 @@ def bench_ours(d: Path, reps: int) -> dict[str, dict[str, dict[str, Any]]]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             results["ours"][key] = _measure(save, d / "ours_sm", reps)
+            results["ours_traced"][key] = _measure(save_traced, d / "ours_sm", reps)
         results["raw"][key] = _measure(raw, d / "raw.bin", reps)
         del model, arrays
     return results
@@ -190,7 +195,8 @@ def table(results: dict[str, dict[str, dict[str, Any]]]) -> str:
         "| compiled + Adam (s) | +fsync (s) | size (B) |",
         "|---|---|---|---|---|---|---|",
     ]
-    for name, label in (("ours", "purekeras_io SavedModel"),
+    for name, label in (("ours", "purekeras_io SavedModel, `save_traces=False`"),
+                        ("ours_traced", "purekeras_io SavedModel with graph + signatures"),
                         ("tf_keras", 'tf_keras `save_format="tf"`'), ("raw", "raw write")):
         if name not in results:
             continue
@@ -207,6 +213,9 @@ def table(results: dict[str, dict[str, dict[str, Any]]]) -> str:
             tf = results["tf_keras"][key]
             parts.append(f"tf_keras / ours = {min(tf['times']) / min(ours['times']):.2f}x "
                          f"(+fsync {min(tf['fsync_times']) / min(ours['fsync_times']):.2f}x);")
+        traced = results["ours_traced"][key]
+        parts.append(f"graph + signatures / config only = "
+                     f"{min(traced['times']) / min(ours['times']):.3f}x;")
         raw = results["raw"][key]
         parts.append(f"ours / raw = {min(ours['times']) / min(raw['times']):.2f}x "
                      f"(+fsync {min(ours['fsync_times']) / min(raw['fsync_times']):.2f}x)")

@@ -482,6 +482,7 @@ def _graph_tier(graph: ObjectGraph, meta_graph: meta_graph_pb2.MetaGraphDef,
     meta_graph.collection_def[MAIN_OP_KEY].node_list.value.append("NoOp")
     init_sig = meta_graph.signature_def[INIT_OP_SIGNATURE]
     init_sig.outputs[INIT_OP_SIGNATURE].name = "NoOp"
+    init_sig.outputs[INIT_OP_SIGNATURE].tensor_shape.unknown_rank = True
     if not skip_saver and var_nodes:
         filename = g.placeholder("saver_filename", "string", ())
         names = [keys[i] for i, _ in var_nodes]

@@ -68,3 +68,9 @@ def _cases() -> list[tuple[str, Any, list[list[np.ndarray]]]]:
 def test_core_models_serve(oracle: Any, tmp_path: Path) -> None:
     report = check_serving(oracle, tmp_path, _cases())
     assert not failures(report), failures(report)
+
+
+def test_seed_through_tflite_and_saved_model_cli(oracle: Any, tmp_path: Path) -> None:
+    cases = [c for c in _cases() if c[0] in ("seed", "nested")]
+    report = check_serving(oracle, tmp_path, cases, consumers=("tflite", "cli"))
+    assert not failures(report), failures(report)

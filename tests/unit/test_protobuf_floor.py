@@ -31,7 +31,8 @@ from purekeras_io._proto.keras import saved_metadata_pb2
 sm = saved_model_pb2.SavedModel.FromString(open(sys.argv[1] + "/saved_model.pb", "rb").read())
 meta = saved_metadata_pb2.SavedMetadata.FromString(
     open(sys.argv[1] + "/keras_metadata.pb", "rb").read())
-same = sm.SerializeToString() == open(sys.argv[1] + "/saved_model.pb", "rb").read()
+raw = open(sys.argv[1] + "/saved_model.pb", "rb").read()
+same = sm.SerializeToString(deterministic=True) == raw
 print(json.dumps({"version": google.protobuf.__version__, "modules": len(mods),
                   "nodes": len(sm.meta_graphs[0].object_graph_def.nodes),
                   "meta": len(meta.nodes), "same": same}))

@@ -24,6 +24,7 @@ from purekeras_io.errors import (
     UnsupportedFeatureError,
 )
 from purekeras_io.model.base import Model
+from purekeras_io.model.layer import UnknownLayer
 from purekeras_io.savedmodel import layout, writer
 from purekeras_io.savedmodel.optimizer_state import keras2_slot_order
 
@@ -129,7 +130,8 @@ def test_seed_structure(tmp_path: Path) -> None:
     og = mg.object_graph_def
     assert og.nodes[0].user_object.identifier == "_tf_keras_sequential"
     assert [c.local_name for c in og.nodes[0].children] == [
-        "layer_with_weights-0", "layer-0", "layer-1"]
+        "layer_with_weights-0", "layer-0", "layer-1", "variables", "trainable_variables",
+        "signatures", "__call__", "serve"]
     dense = _children(og, 0)["layer-0"]
     assert _children(og, 0)["layer_with_weights-0"] == dense
     kernel = og.nodes[_children(og, dense)["kernel"]].variable
@@ -433,8 +435,10 @@ def test_options_and_signatures(tmp_path: Path) -> None:
         savedmodel.save(model, tmp_path / "d", options={"bogus": 1})
     with pytest.raises(ConfigError, match="options must be"):
         savedmodel.save(model, tmp_path / "d", options=42)
-    with pytest.raises(UnsupportedFeatureError, match="signatures"):
-        savedmodel.save(model, tmp_path / "d", signatures={"serving_default": None})
+    with pytest.raises(UnsupportedFeatureError, match=r"tf\.function"):
+        savedmodel.save(model, tmp_path / "d", signatures={"serving_default": lambda x: x})
+    with pytest.raises(ConfigError, match="rank"):
+        savedmodel.save(model, tmp_path / "d", signatures={"s": (None, 3, 1)})
     with pytest.raises(ConfigError, match="does not name a new folder"):
         savedmodel.save(model, "/")
     with pytest.raises(ConfigError, match="does not name a new folder"):
@@ -451,16 +455,21 @@ def test_options_and_signatures(tmp_path: Path) -> None:
     assert not (tmp_path / "d").exists()
 
 
-def test_traces_warning_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(writer, "_warned_traces", False)
+def test_unlowerable_layer_warns_and_writes_no_signature(tmp_path: Path) -> None:
     model = _seed()
+    unknown = UnknownLayer("MyLayer", name="mine")
+    functional = pk.Model(model.inputs[0], unknown(model.outputs[0]), name="with_unknown")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        savedmodel.save(model, tmp_path / "a", save_traces=False)
-        assert not caught
-        savedmodel.save(model, tmp_path / "b")
-        savedmodel.save(model, tmp_path / "c")
-    assert len([w for w in caught if "traces" in str(w.message)]) == 1
+        savedmodel.save(model, tmp_path / "a")
+        assert not [w for w in caught if "lowering" in str(w.message)]
+        savedmodel.save(functional, tmp_path / "b")
+    assert [w for w in caught if "mine (MyLayer)" in str(w.message)]
+    mg = _read_pb(tmp_path / "b").meta_graphs[0]
+    assert "serving_default" not in mg.signature_def and not mg.graph_def.library.function
+    with pytest.raises(UnsupportedFeatureError, match="mine"):
+        savedmodel.save(functional, tmp_path / "c", signatures={"serving_default": None})
+    assert not (tmp_path / "c").exists()
 
 
 def test_save_model_dispatch(tmp_path: Path) -> None:

@@ -9,7 +9,10 @@ inputs npz holds one array per signature input key (``serving_default``'s argume
 * ``tfsmlayer``: Keras 3 ``TFSMLayer(path, call_endpoint="serving_default")`` called
   positionally, plus its number of weights;
 * ``tf1``: ``tf.compat.v1.saved_model.loader.load`` in a session, ``session.run`` of the
-  ``signature_def`` tensors.
+  ``signature_def`` tensors;
+* ``tflite`` (asked for explicitly): ``TFLiteConverter.from_saved_model`` and the LiteRT
+  interpreter's ``serving_default`` runner;
+* ``cli`` (asked for explicitly): ``saved_model_cli run --inputs k=file[k] --outdir``.
 
 Results are written as ``<npz>.<consumer>.npz`` (output key → array; ``call``: ``out<k>``);
 errors are returned as text per case and consumer. Last stdout line:
@@ -73,6 +76,25 @@ def run_case(case: dict[str, Any]) -> dict[str, Any]:
                         outs = list(res) if isinstance(res, (list, tuple)) else [res]
                         _save(f"{f}.{c}.npz", {f"out{k}": np.asarray(v)
                                                for k, v in enumerate(outs)})
+                elif c == "tflite":
+                    if "tflite_model" not in out:
+                        conv = tf.lite.TFLiteConverter.from_saved_model(path)
+                        out["tflite_model"] = len(blob := conv.convert())
+                        interp = tf.lite.Interpreter(model_content=blob)
+                    runner = interp.get_signature_runner("serving_default")
+                    _save(f"{f}.{c}.npz", runner(**named))
+                elif c == "cli":
+                    import subprocess
+
+                    exe = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+                    ins = ";".join(f"{k}={f}[{k}]" for k in named)
+                    outdir = f"{f}.cli"
+                    subprocess.run([exe, "run", "--dir", path, "--tag_set", "serve",
+                                    "--signature_def", "serving_default", "--inputs", ins,
+                                    "--outdir", outdir, "--overwrite"], check=True,
+                                   capture_output=True, text=True)
+                    _save(f"{f}.{c}.npz", {k[:-4]: np.load(os.path.join(outdir, k))
+                                           for k in sorted(os.listdir(outdir))})
                 elif c == "tf1":
                     with tf.compat.v1.Session(graph=tf.Graph()) as sess:
                         meta = tf.compat.v1.saved_model.loader.load(sess, ["serve"], path)
