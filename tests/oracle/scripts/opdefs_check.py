@@ -53,7 +53,8 @@ def main() -> None:
         mine = _reduce(op)
         # float defaults: compare as float32, as TensorFlow stores them
         for a, b in zip(mine.attr, reduced.attr):
-            if a.type == "float" and b.default_value.HasField("f") and a.default_value.HasField("f"):
+            both = b.default_value.HasField("f") and a.default_value.HasField("f")
+            if a.type == "float" and both:
                 import numpy as np
 
                 if np.float32(a.default_value.f) == np.float32(b.default_value.f):
