@@ -74,3 +74,34 @@ def test_seed_through_tflite_and_saved_model_cli(oracle: Any, tmp_path: Path) ->
     cases = [c for c in _cases() if c[0] in ("seed", "nested")]
     report = check_serving(oracle, tmp_path, cases, consumers=("tflite", "cli"))
     assert not failures(report), failures(report)
+
+
+class _Spec:
+    """Stands in for ``tf.TensorSpec`` (duck-typed: shape, dtype, name)."""
+
+    def __init__(self, shape: tuple[int | None, ...], dtype: str, name: str) -> None:
+        self.shape, self.dtype, self.name = shape, dtype, name
+
+
+def test_signatures_argument(oracle: Any, tmp_path: Path) -> None:
+    x = pk.Input((3,), name="x")
+    h = L.Dense(4, activation="relu", name="hidden")(x)
+    model = _randomize(pk.Model(x, L.Dense(2, name="out")(h), name="two_sigs"), 3)
+    path = tmp_path / "m"
+    model.save(str(path), save_format="tf", signatures={
+        "serving_default": _Spec((None, 3), "float32", "x"),
+        "fixed": {"inputs": [(7, 3)]},
+        "features": {"outputs": ["hidden"]},
+    })
+    batch = _rng(4).randn(7, 3).astype("float32")
+    np.savez(tmp_path / "in.npz", x=batch, __positional__0=batch)
+    result = oracle.run("serving_check", {"cases": [{
+        "id": "m", "path": str(path), "inputs": [str(tmp_path / "in.npz")],
+        "consumers": ["tfsm"], "signatures": ["fixed", "features"]}]})["cases"]["m"]
+    assert result["tfsm"] == "ok", result
+    assert "shape=(7, 3)" in result["spec_fixed"]
+    with np.load(tmp_path / "in.npz.tfsm.fixed.npz") as got:
+        np.testing.assert_allclose(got["out"], model.predict(batch), rtol=1e-5, atol=1e-6)
+    hidden = pk.Model(x, h).predict(batch)
+    with np.load(tmp_path / "in.npz.tfsm.features.npz") as got:
+        np.testing.assert_allclose(got["hidden"], hidden, rtol=1e-5, atol=1e-6)

@@ -1,6 +1,7 @@
 """Oracle: our SavedModels served by TensorFlow 2.21 and Keras 3.15.1 (savedmodel.md §7).
 
-stdin: ``{"cases": [{"id", "path", "inputs": [<npz path>...], "consumers": [...]}]}``. Each
+stdin: ``{"cases": [{"id", "path", "inputs": [<npz path>...], "consumers": [...],
+"signatures": [more signature names for tfsm]}]}``. Each
 inputs npz holds one array per signature input key (``serving_default``'s argument names), plus
 ``__positional__<k>`` arrays in model-input order. Per case and input file, consumers:
 
@@ -57,6 +58,11 @@ def run_case(case: dict[str, Any]) -> dict[str, Any]:
                     res = loaded.signatures["serving_default"](
                         **{k: tf.constant(v) for k, v in named.items()})
                     _save(f"{f}.{c}.npz", {k: v.numpy() for k, v in res.items()})
+                    for extra in case.get("signatures", []):
+                        fn = loaded.signatures[extra]
+                        res = fn(**{k: tf.constant(v) for k, v in named.items()})
+                        _save(f"{f}.{c}.{extra}.npz", {k: v.numpy() for k, v in res.items()})
+                        out[f"spec_{extra}"] = str(fn.structured_input_signature)
                 elif c == "call":
                     res = loaded(pos[0] if len(pos) == 1 else pos)
                     outs = list(res) if isinstance(res, (list, tuple)) else [res]
