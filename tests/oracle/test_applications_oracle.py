@@ -72,8 +72,10 @@ FORMAT_SOURCE: dict[str, str] = {
     "ConvNeXtStochasticDepth": "k2",
 }
 # Format loads: "keras" (.keras, Keras 3), "h5_tfk" / "h5_k3" (.h5, target "both", tf_keras /
-# Keras 3), "sm_tfk" (SavedModel, tf_keras).
-KINDS = ("keras", "h5_tfk", "h5_k3", "sm_tfk")
+# Keras 3), "sm_tfk" (SavedModel, tf_keras), "sm_tfsm" / "sm_tfsmlayer" (our SavedModel's graph:
+# ``tf.saved_model.load(...).signatures["serving_default"]`` / Keras 3 ``TFSMLayer``).
+KINDS = ("keras", "h5_tfk", "h5_k3", "sm_tfk", "sm_tfsm", "sm_tfsmlayer")
+_FMT = {"keras": "keras", "sm_tfk": "sm", "sm_tfsm": "sm", "sm_tfsmlayer": "sm"}
 # Keras loaders' own limits (their own files fail the same way): the exact error.
 _UNKNOWN = (
     "ValueError: Unknown layer: '{}'. Please ensure you are using a "
@@ -194,7 +196,7 @@ def run(oracle: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]
 TAGS = [f"{gen}_{name}" for gen in ("k2", "k3") for name in PRESENT[gen]]
 FORMAT_CASES = [
     (name, kind) for name in MODELS for kind in KINDS
-    if (name, {"keras": "keras", "sm_tfk": "sm"}.get(kind, "h5")) not in REFUSED
+    if (name, _FMT.get(kind, "h5")) not in REFUSED
 ]
 
 
@@ -228,7 +230,7 @@ def test_writer_refuses(run: dict[str, Any], name: str, fmt: str) -> None:
 @pytest.mark.parametrize(("name", "kind"), FORMAT_CASES)
 def test_format_load(run: dict[str, Any], name: str, kind: str) -> None:
     tag = f"{FORMAT_SOURCE[name]}_{name}"
-    fmt = {"keras": "keras", "sm_tfk": "sm"}.get(kind, "h5")
+    fmt = _FMT.get(kind, "h5")
     saved = run["report"][tag][f"save_{fmt}"]
     assert saved["ok"], saved.get("error")
     res = run["out"]["results"][tag][kind]

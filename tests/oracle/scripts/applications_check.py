@@ -152,12 +152,34 @@ def check(d: str, host: dict[str, Any]) -> dict[str, Any]:
     def k2(path: str) -> Any:
         return tf_keras.models.load_model(path, compile=False)
 
+    def served(path: str) -> Any:
+        import tensorflow as tf
+
+        fn = tf.saved_model.load(path).signatures["serving_default"]
+        (key,) = fn.structured_input_signature[1]
+
+        def call(x: np.ndarray, training: bool = False) -> Any:
+            (out,) = fn(**{key: tf.constant(x)}).values()
+            return out
+
+        return call
+
+    def tfsm_layer(path: str) -> Any:
+        layer = keras.layers.TFSMLayer(path, call_endpoint="serving_default")
+
+        def call(x: np.ndarray, training: bool = False) -> Any:
+            (out,) = layer(x).values()
+            return out
+
+        return call
+
     results: dict[str, Any] = {}
     for tag, files in host.items():
         ref = np.load(os.path.join(d, f"{tag}.npz"))
         x, p = ref["x"], ref["p"]
         res: dict[str, Any] = {}
-        for kind, loader in (("keras", k3), ("h5_tfk", k2), ("h5_k3", k3), ("sm_tfk", k2)):
+        for kind, loader in (("keras", k3), ("h5_tfk", k2), ("h5_k3", k3), ("sm_tfk", k2),
+                             ("sm_tfsm", served), ("sm_tfsmlayer", tfsm_layer)):
             path = files.get(kind.split("_")[0])
             if path:
                 keras.backend.clear_session()
