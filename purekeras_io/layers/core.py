@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import activations
 from ..errors import TargetCompatibilityError
+from ..model.dialect import keeps_keras3_names
 from ..model.layer import Layer, WeightSpec, register
 
 __all__ = [
@@ -118,7 +119,7 @@ class Activation(Layer):
             return config
         if name == "silu":
             config["activation"] = "swish"
-        elif name not in activations.KERAS2_NAMES:
+        elif name not in activations.KERAS2_NAMES and not keeps_keras3_names(self):
             raise TargetCompatibilityError(
                 f"Activation {self.name!r}: tf_keras has no activation {name!r}; the layer "
                 "cannot be written for Keras 2 (write a Keras 3 file: .keras, or .h5 with "

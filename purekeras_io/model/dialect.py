@@ -15,6 +15,9 @@ classes (``Layer.keras2_only`` / ``Layer.keras3_only``). ``shared/docs/h5.md`` Â
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Literal
 
 __all__ = [
@@ -22,6 +25,8 @@ __all__ = [
     "Dialect",
     "check_dialect",
     "dtype_name",
+    "keeps_keras3_names",
+    "keras3_names_kept",
     "neutral_config",
     "neutral_value",
     "render_dtype",
@@ -54,6 +59,26 @@ _FAN_INITIALIZERS = frozenset(
     }
 )
 _POLICY_CLASSES = ("DTypePolicy", "FloatDTypePolicy", "Policy", "QuantizedDTypePolicy")
+
+
+_KEEP_KERAS3_NAMES: ContextVar[frozenset[int]] = ContextVar("keep_keras3_names",
+                                                            default=frozenset())
+
+
+@contextmanager
+def keras3_names_kept(layer_ids: Iterable[int]) -> Iterator[None]:
+    """While rendering Keras 2 configs, the layers with these ``id()`` keep Keras 3 names
+    tf_keras lacks (an activation such as ``hard_silu``) instead of refusing them: tf_keras
+    revives those layers from their traced call functions, not from the config."""
+    token = _KEEP_KERAS3_NAMES.set(frozenset(layer_ids))
+    try:
+        yield
+    finally:
+        _KEEP_KERAS3_NAMES.reset(token)
+
+
+def keeps_keras3_names(layer: object) -> bool:
+    return id(layer) in _KEEP_KERAS3_NAMES.get()
 
 
 def check_dialect(dialect: str, *, what: str = "dialect") -> Dialect:

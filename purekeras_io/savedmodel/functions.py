@@ -31,7 +31,7 @@ counting within this SavedModel), so the same model gives the same bytes.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -40,7 +40,6 @@ import numpy as np
 from .._proto.tf import (
     meta_graph_pb2,
     saved_object_graph_pb2,
-    struct_pb2,
     types_pb2,
 )
 from ..dtypes import by_keras_name, by_numpy
@@ -54,8 +53,10 @@ from ..model.functional import Functional
 from ..model.tensor import KerasTensor, flatten
 from ..model.variable import Variable
 from .object_graph import GraphNode, ObjectGraph
+from .structs import dict_value, fullargspec, list_value, none_value, tensor_spec, tuple_value
+from .traces import add_layer_traces
 
-__all__ = ["TRACES_WARNING", "SignatureSpec", "add_functions", "parse_signatures"]
+__all__ = ["TRACES_WARNING", "Added", "SignatureSpec", "add_functions", "parse_signatures"]
 
 TRACES_WARNING = (
     "purekeras_io SavedModel: the model has layers without a graph lowering ({layers}); the "
@@ -214,71 +215,6 @@ def _outputs_of(model: Model, outputs: Any, where: str
     return tuple(tensors), tuple(names)
 
 
-# ====================================================================== structured values
-
-
-def _tensor_spec(name: str, shape: Shape, dtype: str) -> struct_pb2.StructuredValue:
-    v = struct_pb2.StructuredValue()
-    v.tensor_spec_value.name = name
-    v.tensor_spec_value.shape.CopyFrom(shape_proto(shape))
-    v.tensor_spec_value.dtype = cast(types_pb2.DataType, dtype_enum(dtype))
-    return v
-
-
-def _tuple(*items: struct_pb2.StructuredValue) -> struct_pb2.StructuredValue:
-    v = struct_pb2.StructuredValue()
-    v.tuple_value.SetInParent()
-    for item in items:
-        v.tuple_value.values.add().CopyFrom(item)
-    return v
-
-
-def _list(items: Sequence[struct_pb2.StructuredValue]) -> struct_pb2.StructuredValue:
-    v = struct_pb2.StructuredValue()
-    v.list_value.SetInParent()
-    for item in items:
-        v.list_value.values.add().CopyFrom(item)
-    return v
-
-
-def _dict(items: Mapping[str, struct_pb2.StructuredValue]) -> struct_pb2.StructuredValue:
-    v = struct_pb2.StructuredValue()
-    v.dict_value.SetInParent()
-    for key, item in items.items():
-        v.dict_value.fields[key].CopyFrom(item)
-    return v
-
-
-def _none() -> struct_pb2.StructuredValue:
-    v = struct_pb2.StructuredValue()
-    v.none_value.SetInParent()
-    return v
-
-
-def _string_list(items: Sequence[str]) -> struct_pb2.StructuredValue:
-    out = []
-    for s in items:
-        v = struct_pb2.StructuredValue()
-        v.string_value = s
-        out.append(v)
-    return _list(out)
-
-
-def _fullargspec(args: Sequence[str]) -> struct_pb2.StructuredValue:
-    v = struct_pb2.StructuredValue()
-    nt = v.named_tuple_value
-    nt.name = "FullArgSpec"
-    for key, value in (
-        ("args", _string_list(args)), ("varargs", _none()), ("varkw", _none()),
-        ("defaults", _none()), ("kwonlyargs", _list([])), ("kwonlydefaults", _none()),
-        ("annotations", _dict({})),
-    ):
-        pair = nt.values.add()
-        pair.key = key
-        pair.value.CopyFrom(value)
-    return v
-
-
 # ====================================================================== building
 
 
@@ -406,32 +342,32 @@ def _signature_objects(graph: ObjectGraph, model: Model, built: list[_Built], li
         graph.add_child(sig_map, b.spec.name, node)
         conc = saved_object_graph_pb2.SavedConcreteFunction()
         conc.bound_inputs.extend(bound(b))
-        conc.canonicalized_input_signature.CopyFrom(_tuple(_tuple(), _dict({
-            k: _tensor_spec(k, b.inputs[k].shape, b.inputs[k].dtype) for k in b.arg_names
+        conc.canonicalized_input_signature.CopyFrom(tuple_value(tuple_value(), dict_value({
+            k: tensor_spec(k, b.inputs[k].shape, b.inputs[k].dtype) for k in b.arg_names
         })))
-        conc.output_signature.CopyFrom(_dict({
-            k: _tensor_spec(k, t.shape, t.dtype) for k, t in b.outputs.items()
+        conc.output_signature.CopyFrom(dict_value({
+            k: tensor_spec(k, t.shape, t.dtype) for k, t in b.outputs.items()
         }))
         graph.concrete_functions[b.function] = conc
 
     # root __call__: the first signature's computation, positional, Keras' output structure.
     first = built[0]
     call = _call_wrapper(model, first, library)
-    specs = [_tensor_spec(s.name, s.shape, s.dtype) for s in first.spec.inputs]
-    arg = specs[0] if len(specs) == 1 else _list(specs)
+    specs = [tensor_spec(s.name, s.shape, s.dtype) for s in first.spec.inputs]
+    arg = specs[0] if len(specs) == 1 else list_value(specs)
     conc = saved_object_graph_pb2.SavedConcreteFunction()
     conc.bound_inputs.extend(bound(first))
-    conc.canonicalized_input_signature.CopyFrom(_tuple(_tuple(arg), _dict({})))
-    out_specs = {k: _tensor_spec(k, t.shape, t.dtype) for k, t in first.outputs.items()}
+    conc.canonicalized_input_signature.CopyFrom(tuple_value(tuple_value(arg), dict_value({})))
+    out_specs = {k: tensor_spec(k, t.shape, t.dtype) for k, t in first.outputs.items()}
     conc.output_signature.CopyFrom(
-        _list([out_specs[k] for k in first.structure])
+        list_value([out_specs[k] for k in first.structure])
         if isinstance(first.structure, list) else out_specs[first.structure]
     )
     graph.concrete_functions[call] = conc
     fn = saved_object_graph_pb2.SavedFunction()
     fn.concrete_functions.append(call)
-    fn.function_spec.fullargspec.CopyFrom(_fullargspec(["inputs"]))
-    fn.function_spec.input_signature.CopyFrom(_none())
+    fn.function_spec.fullargspec.CopyFrom(fullargspec(["inputs"]))
+    fn.function_spec.input_signature.CopyFrom(none_value())
     call_node = graph.add(GraphNode("function", proto=fn))
     graph.add_child(0, "__call__", call_node)
     # ``serve``: the endpoint name Keras 3's ``model.export`` writes; TFSMLayer calls its
@@ -527,6 +463,18 @@ def lowering_problems(model: Model, signatures: Any = None) -> list[str]:
     return []
 
 
+@dataclass
+class Added:
+    """What :func:`add_functions` wrote."""
+
+    not_lowered: str = ""
+    """``name (Class)`` of a layer that kept the model from being lowered (no signatures)."""
+    traced: frozenset[int] = frozenset()
+    """``id()`` of the layers given a traced call function (:mod:`.traces`)."""
+    untraced: tuple[str, ...] = ()
+    """Layers that need a trace for tf_keras but could not be traced."""
+
+
 def add_functions(
     graph: ObjectGraph,
     meta_graph: meta_graph_pb2.MetaGraphDef,
@@ -535,15 +483,17 @@ def add_functions(
     signatures: Any = None,
     save_traces: bool = True,
     options: Any = None,
-) -> bool:
-    """Add the signatures, the root ``__call__`` and the graph tier. Returns True when they
-    were asked for (``save_traces`` or ``signatures``) but the model cannot be lowered (the
-    caller warns); raises when ``signatures`` was explicit."""
+) -> Added:
+    """Add the signatures, the root ``__call__``, the graph tier and the layer traces tf_keras
+    needs. ``not_lowered`` is set when signatures were asked for (``save_traces`` or
+    ``signatures``) but the model cannot be lowered (the caller warns); raises when
+    ``signatures`` was explicit."""
     if not save_traces and signatures is None:
         meta_graph.signature_def[INIT_OP_SIGNATURE].outputs[INIT_OP_SIGNATURE].name = "NoOp"
-        return False
+        return Added()
     specs = parse_signatures(model, signatures)
     library = Library()
+    added = Added()
     try:
         built = [_lower_signature(model, spec, library) for spec in specs]
     except NotLowerable as exc:
@@ -552,13 +502,21 @@ def add_functions(
                 f"{exc}; signatures= needs every layer lowered. Save without signatures "
                 "(signatures=None, save_traces=False) to write the config-only SavedModel"
             ) from exc
-        global _LAST_PROBLEM
-        _LAST_PROBLEM = f"{exc.layer_name} ({exc.class_name})"
-        return True
-    _signature_objects(graph, model, built, library)
+        built = []
+        library = Library()
+        added.not_lowered = f"{exc.layer_name} ({exc.class_name})"
+    if save_traces:
+        traced, untraced = add_layer_traces(graph, library)
+        added.traced, added.untraced = frozenset(traced), tuple(untraced)
+    if built:
+        _signature_objects(graph, model, built, library)
     for fdef in library.functions.values():
         meta_graph.graph_def.library.function.add().CopyFrom(fdef)
     ops = set(library.ops_used)
+    if not built:
+        if ops:
+            meta_graph.meta_info_def.stripped_op_list.CopyFrom(opdefs.op_list(sorted(ops)))
+        return added
     skip = bool(getattr(options, "experimental_skip_saver", False))
     ops |= _graph_tier(graph, meta_graph, built, graph.checkpoint_keys(), skip)
     aliases = getattr(options, "function_aliases", None) or {}
@@ -570,12 +528,8 @@ def add_functions(
         fn = next(b.function for b in built if b.spec.name == target)
         meta_graph.meta_info_def.function_aliases[fn] = str(alias)
     meta_graph.meta_info_def.stripped_op_list.CopyFrom(opdefs.op_list(sorted(ops)))
-    return False
+    return added
 
 
-_LAST_PROBLEM = ""
-
-
-def warn_not_lowered(stacklevel: int = 3) -> None:
-    warnings.warn(TRACES_WARNING.format(layers=_LAST_PROBLEM), UserWarning,
-                  stacklevel=stacklevel)
+def warn_not_lowered(layer: str, stacklevel: int = 3) -> None:
+    warnings.warn(TRACES_WARNING.format(layers=layer), UserWarning, stacklevel=stacklevel)

@@ -27,12 +27,13 @@ from .._io import atomic_dir, fsync_dir, fsync_file
 from .._proto.tf import fingerprint_pb2, meta_graph_pb2, saved_model_pb2
 from ..errors import ConfigError, FileExistsRefusedError
 from ..model.base import Model
-from ..model.layer import UnknownLayer
+from ..model.dialect import keras3_names_kept
 from ..tensorbundle.writer import BundleWriter, string_scalar
 from . import functions, layout
 from .keras_metadata import build_saved_metadata
 from .object_graph import add_optimizer, build_model_graph
 from .optimizer_state import optimizer_checkpoint_state
+from .traces import needs_python
 
 __all__ = ["SaveOptions", "save", "write_files"]
 
@@ -102,13 +103,13 @@ def write_files(
     save_traces: bool = True,
     fsync: bool = False,
     options: Any = None,
-) -> bool:
-    """Write the SavedModel files into an existing, empty ``folder``. Returns True when traces
-    were asked for but not written."""
+) -> functions.Added:
+    """Write the SavedModel files into an existing, empty ``folder``; returns what
+    :func:`functions.add_functions` wrote (signatures, traces)."""
     root = Path(folder)
     graph = build_model_graph(model)
     meta_graph = meta_graph_pb2.MetaGraphDef()
-    traces_missing = functions.add_functions(
+    added = functions.add_functions(
         graph, meta_graph, model, signatures=signatures, save_traces=save_traces,
         options=options,
     )
@@ -150,7 +151,8 @@ def write_files(
     saved_model_bytes = saved_model.SerializeToString(deterministic=True)
     _write(root / layout.SAVED_MODEL_FILENAME, saved_model_bytes, fsync)
 
-    metadata = build_saved_metadata(graph, model, compile_info)
+    with keras3_names_kept(added.traced):
+        metadata = build_saved_metadata(graph, model, compile_info)
     _write(root / layout.KERAS_METADATA_FILENAME, metadata.SerializeToString(deterministic=True),
            fsync)
 
@@ -175,7 +177,7 @@ def write_files(
         for sub in (layout.VARIABLES_DIR, layout.ASSETS_DIR):
             fsync_dir(root / sub)
         fsync_dir(root)
-    return traces_missing
+    return added
 
 
 # What a SavedModel folder may hold (ours, and TF's optional extras); anything else in an existing
@@ -226,13 +228,14 @@ def save(
         raise ConfigError(f"savedmodel.save: {os.fspath(dirpath)!r} does not name a new folder")
     _check_replaceable(target)
     with atomic_dir(target, fsync=fsync) as tmp:
-        traces_missing = write_files(
+        added = write_files(
             model, tmp, include_optimizer=include_optimizer, signatures=signatures,
             save_traces=save_traces, fsync=fsync, options=opts,
         )
-    if traces_missing:
-        functions.warn_not_lowered(stacklevel=3)
-    custom = _classes_needing_python(model)
+    if added.not_lowered:
+        functions.warn_not_lowered(added.not_lowered, stacklevel=3)
+    custom = sorted({layer.class_name() for layer in model.iter_layers()
+                     if needs_python(layer) and id(layer) not in added.traced})
     if custom:
         warnings.warn(
             f"SavedModel {os.fspath(dirpath)!r}: without traced functions tf_keras can revive "
@@ -241,17 +244,3 @@ def save(
             UserWarning,
             stacklevel=2,
         )
-
-
-def _classes_needing_python(model: Model) -> list[str]:
-    """Layer classes tf_keras cannot rebuild from config alone: classes outside the catalog and
-    classes that live in an application module without a ``Package>Class`` registration."""
-    out: set[str] = set()
-    for layer in model.iter_layers():
-        if isinstance(layer, UnknownLayer):
-            out.add(layer.class_name())
-            continue
-        registered = getattr(layer, "registered_names", {}).get("keras2")
-        if registered is not None and ">" not in registered:
-            out.add(layer.class_name())
-    return sorted(out)

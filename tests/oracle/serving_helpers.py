@@ -36,18 +36,21 @@ def check_serving(
     cases: Sequence[tuple[str, Model, list[list[np.ndarray]]]],
     consumers: Sequence[str] = CONSUMERS,
     rel_tol: float = REL_TOL,
+    raw: dict[str, Any] | None = None,
+    save_kwargs: dict[str, Any] | None = None,
 ) -> dict[str, dict[str, str]]:
     """Save each model as a SavedModel, serve it in the oracle, compare with ``predict``.
 
     Returns ``{case id: {consumer: "ok" | reason}}``; every problem is a reason (a failed save
-    too), so a test can assert all ok or list what failed."""
+    too), so a test can assert all ok or list what failed. ``raw`` receives the oracle's own
+    record per case (``variables``, ``tfk_revived``…)."""
     payload = []
     expected: dict[str, list[tuple[str, list[np.ndarray], Any]]] = {}
     report: dict[str, dict[str, str]] = {}
     for cid, model, batches in cases:
         path = folder / cid
         try:
-            model.save(str(path), save_format="tf")
+            model.save(str(path), save_format="tf", **(save_kwargs or {}))
         except Exception as exc:
             report[cid] = {c: f"save: {type(exc).__name__}: {exc}" for c in consumers}
             continue
@@ -66,6 +69,8 @@ def check_serving(
                         "consumers": list(consumers)})
     result = oracle.run("serving_check", {"cases": payload}) if payload else {"cases": {}}
     for cid, info in result["cases"].items():
+        if raw is not None:
+            raw[cid] = info
         report[cid] = {}
         for c in consumers:
             status = info.get(c, info.get("error", "missing"))
@@ -83,7 +88,7 @@ def _compare(items: list[tuple[str, list[np.ndarray], Any]], consumer: str, rel_
             got = {k: data[k] for k in data.files}
         mine = list(ours) if isinstance(ours, (list, tuple)) else (
             list(ours.values()) if isinstance(ours, dict) else [ours])
-        if consumer == "call" or ("out0" in got and consumer == "tfsmlayer"):
+        if consumer in ("call", "tfk") or ("out0" in got and consumer == "tfsmlayer"):
             theirs = [got[f"out{k}"] for k in range(len(got))]
         else:
             theirs = [got[k] for k in sorted(got)]

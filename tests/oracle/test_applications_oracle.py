@@ -97,22 +97,13 @@ KERAS_LIMITS: dict[tuple[str, str], str] = {
     ("ConvNeXtStochasticDepth", "h5_k3"): _UNKNOWN.format("LayerScale"),
 }
 # Files our writers refuse for the default target: Keras 3's MobileNetV3 uses the activation
-# ``hard_silu``, which tf_keras does not have.
+# ``hard_silu``, which tf_keras does not have (its SavedModel is written: tf_keras revives those
+# layers from their traced call functions).
 REFUSED: dict[tuple[str, str], str] = {
     ("MobileNetV3Large", "h5"): "TargetCompatibilityError",
-    ("MobileNetV3Large", "sm"): "TargetCompatibilityError",
 }
 # Our own open bugs (format writers), strict: the test flags when they are fixed.
-OUR_BUGS: dict[tuple[str, str], str] = {
-    ("ConvNeXtTiny", "sm_tfk"): (
-        "tf_keras revives the unregistered LayerScale only from traced call functions, which "
-        "our SavedModel does not contain"
-    ),
-    ("ConvNeXtStochasticDepth", "sm_tfk"): (
-        "tf_keras revives the unregistered LayerScale only from traced call functions, which "
-        "our SavedModel does not contain"
-    ),
-}
+OUR_BUGS: dict[tuple[str, str], str] = {}
 
 
 def _rel_diff(a: Any, b: Any) -> float:

@@ -209,8 +209,10 @@ def test_state_converts_between_generations(run: dict[str, Any], vid: str,
     theirs = _arrays(run["dir"] / f"{vid}.{target}.trained.npz")
     ours = opt.variables(trainable, target)
     assert len(ours) == len(theirs)
+    # atol: two independent trainings; where a gradient is ~0 (a bias of the last step) the
+    # momentum slots hold float noise of ~1e-5 in both generations (seen: 7e-6 vs -3e-6).
     for (name, a), b in zip(ours, theirs):
-        np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-5, err_msg=f"{direction} {name}")
+        np.testing.assert_allclose(a, b, rtol=2e-4, atol=5e-5, err_msg=f"{direction} {name}")
 
 
 def test_nadam_u_product_follows_iterations(run: dict[str, Any]) -> None:

@@ -13,7 +13,9 @@ inputs npz holds one array per signature input key (``serving_default``'s argume
   ``signature_def`` tensors;
 * ``tflite`` (asked for explicitly): ``TFLiteConverter.from_saved_model`` and the LiteRT
   interpreter's ``serving_default`` runner;
-* ``cli`` (asked for explicitly): ``saved_model_cli run --inputs k=file[k] --outdir``.
+* ``cli`` (asked for explicitly): ``saved_model_cli run --inputs k=file[k] --outdir``;
+* ``tfk`` (asked for explicitly): tf_keras ``load_model(path)`` and ``predict`` (positional),
+  plus the class names of the layers it revived from traced functions (``tfk_revived``).
 
 Results are written as ``<npz>.<consumer>.npz`` (output key → array; ``call``: ``out<k>``);
 errors are returned as text per case and consumer. Last stdout line:
@@ -35,6 +37,14 @@ from _oracle_common import error, load_npz
 
 def _save(path: str, arrays: dict[str, Any]) -> None:
     np.savez(path, **{k: np.asarray(v) for k, v in arrays.items()})
+
+
+def _all_layers(model: Any) -> list[Any]:
+    out = []
+    for layer in getattr(model, "layers", []):
+        out.append(layer)
+        out.extend(_all_layers(layer))
+    return out
 
 
 def run_case(case: dict[str, Any]) -> dict[str, Any]:
@@ -101,6 +111,18 @@ def run_case(case: dict[str, Any]) -> dict[str, Any]:
                                    capture_output=True, text=True)
                     _save(f"{f}.{c}.npz", {k[:-4]: np.load(os.path.join(outdir, k))
                                            for k in sorted(os.listdir(outdir))})
+                elif c == "tfk":
+                    import tf_keras
+
+                    if "tfk_model" not in locals():
+                        tfk_model = tf_keras.models.load_model(path)
+                        out["tfk_revived"] = sorted(
+                            la.name for la in _all_layers(tfk_model)
+                            if any(c.__name__ == "RevivedLayer" for c in type(la).__mro__))
+                    res = tfk_model.predict(pos[0] if len(pos) == 1 else pos, verbose=0)
+                    outs = list(res) if isinstance(res, (list, tuple)) else [res]
+                    _save(f"{f}.{c}.npz", {f"out{k}": np.asarray(v)
+                                           for k, v in enumerate(outs)})
                 elif c == "tf1":
                     with tf.compat.v1.Session(graph=tf.Graph()) as sess:
                         meta = tf.compat.v1.saved_model.loader.load(sess, ["serve"], path)
