@@ -104,6 +104,10 @@ _BY_ENUM = {row.tf_enum: row for row in DTYPES}
 _ALIASES = {"float": "float32", "double": "float64", "half": "float16", "str": "string"}
 
 
+# ``np.dtype`` → row, filled by :func:`by_numpy` (numpy dtypes compare by value, hash alike)
+_BY_NUMPY: dict[np.dtype, DType] = {}
+
+
 def by_numpy(dtype: object, *, what: str = "dtype") -> DType:
     """The row for a numpy dtype (or anything ``np.dtype`` accepts), compared by equality.
 
@@ -116,9 +120,13 @@ def by_numpy(dtype: object, *, what: str = "dtype") -> DType:
         raise UnsupportedDtypeError(f"{what}: {dtype!r} is not a dtype") from None
     if dt.kind in "SUO":
         return _BY_NAME["string"]
+    found = _BY_NUMPY.get(dt)
+    if found is not None:
+        return found
     native = dt.newbyteorder("=") if dt.byteorder not in "=|" else dt
     for row in DTYPES:
         if row.numpy == native:
+            _BY_NUMPY[dt] = row
             return row
     raise UnsupportedDtypeError(
         f"{what}: dtype {dt!s} has no TensorFlow DataType; supported: "

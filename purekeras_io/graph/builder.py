@@ -113,6 +113,7 @@ class _Builder:
     def __init__(self) -> None:
         self._nodes: list[node_def_pb2.NodeDef] = []
         self._taken: set[str] = set()
+        self._next_suffix: dict[str, int] = {}
         self._scope: list[str] = []
         self._consts: dict[tuple[Any, ...], Tensor] = {}
         self.ops_used: set[str] = set()
@@ -124,11 +125,18 @@ class _Builder:
         base = _NODE_BAD.sub("_", base) or "node"
         if base[0] in "_-/":
             base = "n" + base
-        name, k = base, 0
+        if base not in self._taken:
+            self._taken.add(base)
+            return base
+        # the smallest free suffix, searched from where the last search for ``base`` ended
+        # (names are only ever added, so no smaller suffix can have become free)
+        k = self._next_suffix.get(base, 1)
+        name = f"{base}_{k}"
         while name in self._taken:
             k += 1
             name = f"{base}_{k}"
         self._taken.add(name)
+        self._next_suffix[base] = k + 1
         return name
 
     @contextlib.contextmanager
@@ -197,7 +205,7 @@ class _Builder:
                     raise ValueError(f"{op_type}: required attribute {attr.name!r} is missing")
                 continue
             value = attr_value(attr.type, values.pop(attr.name))
-            if attr.has_default and value == attr_value(attr.type, attr.default):
+            if attr.has_default and value == _default_value(op_type, attr):
                 continue  # stripped_default_attrs
             node.attr[attr.name].CopyFrom(value)
         extra = [k for k in values if not k.startswith("_")]
@@ -278,6 +286,22 @@ class _Builder:
 
     def nodes(self) -> list[node_def_pb2.NodeDef]:
         return list(self._nodes)
+
+    def last_node(self) -> node_def_pb2.NodeDef:
+        """The node added last."""
+        return self._nodes[-1]
+
+
+_DEFAULTS: dict[tuple[str, str], attr_value_pb2.AttrValue] = {}
+
+
+def _default_value(op_type: str, attr: Any) -> attr_value_pb2.AttrValue:
+    """An attribute's default as an ``AttrValue`` (made once per op and attribute)."""
+    key = (op_type, attr.name)
+    found = _DEFAULTS.get(key)
+    if found is None:
+        found = _DEFAULTS[key] = attr_value(attr.type, attr.default)
+    return found
 
 
 def _inferred(op: opdefs.OpDef, inputs: Sequence[Tensor | Sequence[Tensor]]) -> dict[str, Any]:

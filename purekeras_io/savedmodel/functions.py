@@ -433,14 +433,14 @@ def _graph_tier(graph: ObjectGraph, meta_graph: meta_graph_pb2.MetaGraphDef,
             for (_, node), value in zip(var_nodes, restored):
                 g.op("AssignVariableOp", handles[id(node.obj)], value, dtype=value.dtype,
                      name="Assign")
-                assigns.append(g.nodes()[-1].name)
+                assigns.append(g.last_node().name)
             g.op("NoOp", name="restore_all", control=assigns)
-            restore_name = g.nodes()[-1].name
+            restore_name = g.last_node().name
             reads = [cast(Tensor, g.op("ReadVariableOp", handles[id(n.obj)], dtype=dt,
                                        name="Read"))
                      for (_, n), dt in zip(var_nodes, dtypes)]
             g.op("SaveV2", filename, tensor_names, slices, reads, name="SaveV2")
-            save_node = g.nodes()[-1].name
+            save_node = g.last_node().name
             done = cast(Tensor, g.op("Identity", filename, name="save_done",
                                      control=[save_node]))
         saver = meta_graph.saver_def

@@ -100,11 +100,13 @@ class ObjectGraph:
 
     def __init__(self) -> None:
         self.nodes: list[GraphNode] = []
+        self._checkpoint_only_added = False
         self.concrete_functions: dict[str, saved_object_graph_pb2.SavedConcreteFunction] = {}
 
     def add(self, node: GraphNode) -> int:
-        if node.checkpoint_only is False and any(n.checkpoint_only for n in self.nodes):
+        if node.checkpoint_only is False and self._checkpoint_only_added:
             raise ValueError("checkpoint-only nodes must come after every SavedModel node")
+        self._checkpoint_only_added |= node.checkpoint_only
         self.nodes.append(node)
         return len(self.nodes) - 1
 
