@@ -37,7 +37,12 @@ class ChecksumError(FormatError):
 
 
 class ConfigError(PurekerasError, ValueError):
-    """A model, layer or optimizer config is malformed (names the key and the value)."""
+    """A model, layer or optimizer config is malformed (names the key and the value).
+
+    ``key_path`` is set when the message already names where in the config the value is
+    (``config.layers[3].config.units``), so callers do not prefix it again."""
+
+    key_path: str | None = None
 
 
 class UnsupportedDtypeError(PurekerasError, TypeError):

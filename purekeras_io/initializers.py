@@ -31,7 +31,7 @@ import numpy as np
 from .errors import ConfigError
 from .model.naming import snake_case
 
-__all__ = ["Initial", "get", "initialize", "lazy", "seed"]
+__all__ = ["NAMES", "Initial", "get", "initialize", "known", "lazy", "seed"]
 
 _DEFAULT_SEED = 1337
 # [base seed, next counter number] of the process-wide stream of unseeded initializers.
@@ -170,6 +170,22 @@ _ALIASES = {
     "xavier_uniform": "glorot_uniform",
     "xavier_normal": "glorot_normal",
 }
+
+
+NAMES: tuple[str, ...] = tuple(sorted(_TABLE))
+"""The initializers the catalog can draw (snake-case class names)."""
+
+
+def known(identifier: Any) -> bool:
+    """Whether ``identifier`` (a name or ``{"class_name", …}``) names an initializer of
+    :data:`NAMES` (or an alias); None means zeros."""
+    if identifier is None:
+        return True
+    name = identifier.get("class_name") if isinstance(identifier, dict) else identifier
+    if not isinstance(name, str):
+        return False
+    key = snake_case(name)
+    return _ALIASES.get(key, key) in _TABLE
 
 
 def get(identifier: Any) -> tuple[str, dict[str, Any]]:

@@ -14,7 +14,6 @@ save_format    extension                    writer
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import sys
 from pathlib import Path
@@ -26,6 +25,7 @@ from .model import io_hooks
 from .model.base import Model
 from .model.dialect import Dialect
 from .model.serialize import model_from_config as _model_from_config
+from .model.validate import load_json
 
 __all__ = [
     "load_model",
@@ -154,9 +154,9 @@ def load_model(filepath: Any, compile: bool = True, **kwargs: Any) -> Model:
 def model_from_json(json_string: str, custom_objects: Any = None) -> Model:
     """A model from ``model.to_json()`` text of tf_keras 2.x or Keras 3."""
     try:
-        config = json.loads(json_string)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"model_from_json: not valid JSON ({exc})") from None
+        config = load_json(json_string, "model_from_json")
+    except FormatError as exc:  # the text is an argument, not a file: a config error
+        raise ConfigError(str(exc)) from None
     return _model_from_config(config)
 
 

@@ -43,8 +43,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .errors import ConfigError, TargetCompatibilityError
+from .model.config_schema import check_optimizer_config
 from .model.dialect import Dialect, check_dialect, neutral_value
 from .model.naming import snake_case
+from .model.validate import Text, key, located, show
 
 __all__ = [
     "SGD",
@@ -136,10 +138,10 @@ class Optimizer:
                 f"{type(self).__name__}: at most {len(order)} positional arguments ({order}), "
                 f"received {len(args)}"
             )
-        for key, value in zip(order, args):
-            if key in kwargs:
-                raise ConfigError(f"{type(self).__name__}: {key!r} given twice")
-            kwargs[key] = value
+        for name, value in zip(order, args):
+            if name in kwargs:
+                raise ConfigError(f"{type(self).__name__}: {name!r} given twice")
+            kwargs[name] = value
         if "lr" in kwargs:
             kwargs.setdefault("learning_rate", kwargs.pop("lr"))
             kwargs.pop("lr", None)
@@ -389,15 +391,15 @@ class Optimizer:
         if dialect == "keras3":
             return {"name": self.name_for("keras3"), **{k: cfg[k] for k in _BASE},
                     **{k: cfg[k] for k in specific}}
-        for key in _KERAS3_ONLY:
-            if cfg.get(key) is not None:
+        for name in _KERAS3_ONLY:
+            if cfg.get(name) is not None:
                 raise TargetCompatibilityError(
-                    f"{type(self).__name__}: {key}={cfg[key]!r} has no tf_keras equivalent "
+                    f"{type(self).__name__}: {name}={cfg[name]!r} has no tf_keras equivalent "
                     "(tf_keras refuses the argument)"
                 )
-        for key, default in self.keras2_defaults.items():
-            if cfg.get(key) is None:
-                cfg[key] = default
+        for name, default in self.keras2_defaults.items():
+            if cfg.get(name) is None:
+                cfg[name] = default
         cfg.update({k: self.keras2_extra.get(k, v) for k, v in _KERAS2_ONLY.items()})
         out = {"name": self.name_for("keras2"), **{k: cfg[k] for k in _KERAS2_ORDER},
                **{k: cfg[k] for k in specific}}
@@ -588,18 +590,26 @@ _CLASSES: dict[str, type[Optimizer]] = {
 }
 
 
-def deserialize(config: dict[str, Any]) -> Optimizer:
+def deserialize(config: dict[str, Any], path: str = "optimizer") -> Optimizer:
     """An optimizer from ``{"class_name", "config"}`` in either dialect (``Custom>Adam``, the
-    ``module`` envelope, legacy tf_keras configs with ``decay``; names case-insensitive)."""
+    ``module`` envelope, legacy tf_keras configs with ``decay``; names case-insensitive).
+
+    Every hyperparameter is checked first (``config_schema.check_optimizer_config``); errors
+    name the key path below ``path`` and the value."""
     if not isinstance(config, dict) or "class_name" not in config:
-        raise ConfigError(f"optimizer config must be a dict with 'class_name', received "
-                          f"{str(config)[:200]!r}")
-    name = str(config.get("class_name", "")).split(">")[-1]
-    cls = _CLASSES.get(name.lower())
+        raise located(f"optimizer config must be an object with 'class_name', received "
+                      f"{show(config)}", path)
+    class_name = Text()(config.get("class_name"), key(path, "class_name"))
+    cls = _CLASSES.get(class_name.split(">")[-1].lower())
     if cls is None:
-        raise ConfigError(f"optimizer class {config.get('class_name')!r} is not supported; "
-                          f"supported: {sorted(c.__name__ for c in _CLASSES.values())}")
-    return cls.from_config(dict(config.get("config") or {}))
+        raise located(f"optimizer class {class_name!r} is not supported; "
+                      f"supported: {sorted(c.__name__ for c in _CLASSES.values())}",
+                      key(path, "class_name"))
+    cfg = check_optimizer_config(config.get("config"), key(path, "config"))
+    try:
+        return cls.from_config(dict(cfg))
+    except ConfigError as exc:
+        raise located(str(exc), key(path, "config")) from None
 
 
 def get(identifier: Any) -> Optimizer:

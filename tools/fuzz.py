@@ -3,11 +3,19 @@ with a time and memory limit; prints how each case ended.
 
     python tools/fuzz.py [--format h5|keras|tf|checkpoint|all] [--cases N] [--seed S]
 
-Outcomes per case: ``ok`` (loaded), ``ours`` (a purekeras_io error), ``foreign:<Type>`` (any other
-exception: a bug), ``hang`` (over ``--timeout`` seconds), ``crash`` (the child died by a signal),
-``memory`` (MemoryError under the ``--memory`` limit). Mutations: 1 to 8 random byte overwrites,
-a truncation at a random offset, or (``.h5``, ``.keras``: 40 % of cases) one value of the JSON
-config inside replaced by a hostile one in a container that stays valid.
+Outcomes per case: ``ok`` (loaded), ``ours`` (a purekeras_io error raised on purpose),
+``wrapped`` (a purekeras_io error that only quotes a foreign exception: a reader boundary caught
+it as a last resort; the detail lines name the exception and the innermost purekeras_io frame it
+came through), ``foreign:<Type>`` (any other exception: a bug), ``hang`` (over ``--timeout``
+seconds), ``crash`` (the child died by a signal), ``memory`` (MemoryError under the ``--memory``
+limit). Mutations: 1 to 8 random byte overwrites, a truncation at a random offset, or (``.h5``,
+``.keras``, SavedModel: 40 % of cases) one value of the JSON config inside replaced by a hostile
+one, by another value of the same document, or by a deep nest, in a container that stays valid.
+Two sample models: a small Dense one, and a two-input one with Conv2D, BatchNormalization,
+Embedding, LSTM, Concatenate, Dropout, LayerNormalization and a regularizer.
+
+    --only-json    only the JSON mutations (the config parser's corpus)
+    --strict       exit 1 when any case is not ``ok``/``ours``/``wrapped``
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import signal
 import sys
 import tempfile
 import time
+import traceback
 import warnings
 import zipfile
 from pathlib import Path
@@ -33,15 +42,44 @@ import purekeras_io as pk
 from purekeras_io.errors import PurekerasError
 
 FORMATS = ("h5", "keras", "tf", "checkpoint")
-_EXIT = {"ok": 0, "ours": 10, "memory": 11}
+_EXIT = {"ok": 0, "ours": 10, "memory": 11, "wrapped": 12}
+_GOOD = ("ok", "ours", "wrapped")
 
 
-def _sample(folder: Path) -> dict[str, Path]:
-    folder.mkdir(parents=True)
+def _small_model() -> pk.Model:
     layers = pk.layers
     inputs = pk.Input((6,), name="x")
     hidden = layers.Dense(4, activation="relu", name="hidden")(inputs)
-    model = pk.Model(inputs, layers.Dense(2, activation="softmax", name="out")(hidden))
+    return pk.Model(inputs, layers.Dense(2, activation="softmax", name="out")(hidden))
+
+
+def _rich_model() -> pk.Model:
+    layers = pk.layers
+    img = pk.Input((8, 8, 3), name="img")
+    seq = pk.Input((5,), name="seq", dtype="int32")
+    x = layers.Conv2D(
+        4, 3, padding="same", name="conv",
+        kernel_regularizer={"class_name": "L2", "config": {"l2": 0.01}},
+    )(img)
+    x = layers.BatchNormalization(name="bn")(x)
+    x = layers.ReLU(name="relu")(x)
+    x = layers.MaxPooling2D(2, name="pool")(x)
+    x = layers.Flatten(name="flat")(x)
+    e = layers.Embedding(20, 4, name="emb")(seq)
+    e = layers.LSTM(3, name="lstm")(e)
+    h = layers.Concatenate(name="cat")([x, e])
+    h = layers.Dense(6, activation="tanh", name="hidden")(h)
+    h = layers.Dropout(0.1, name="drop")(h)
+    h = layers.LayerNormalization(name="ln")(h)
+    return pk.Model([img, seq], layers.Dense(2, activation="softmax", name="out")(h))
+
+
+SAMPLES = {"small": _small_model, "rich": _rich_model}
+
+
+def _sample(folder: Path, kind: str = "small") -> dict[str, Path]:
+    folder.mkdir(parents=True)
+    model = SAMPLES[kind]()
     model.compile(optimizer=pk.optimizers.Adam(), loss="categorical_crossentropy")
     model.optimizer.build(model.trainable_weights)
     model.set_weights([np.full(w.shape, 0.5, np.float32) for w in model.get_weights()])
@@ -74,23 +112,36 @@ def _mutate(data: bytes, rng: random.Random) -> bytes:
     return bytes(out)
 
 
+_DEEP = "__deep__"
+"""Placeholder replaced by a 100,000-deep nest of lists in the JSON text."""
 _HOSTILE: list[object] = [
     None,
     -1,
     0,
     2**63,
+    10**30,
     1e308,
+    -1e308,
     float("nan"),
+    float("inf"),
+    2.5,
     "",
     "x/../y",
+    "\u00e9\u0000",
     [],
     {},
     [[[]]],
     True,
     {"class_name": 7},
+    {"class_name": "Dense", "config": []},
     [None] * 3,
+    [1, -1],
+    [2**40, 2**40],
     "float64",
+    "string",
     "Dense",
+    "Sequential",
+    _DEEP,
 ]
 
 
@@ -115,12 +166,20 @@ def _mutate_json(text: str, rng: random.Random) -> str:
     parent = doc
     for step in path[:-1]:
         parent = parent[step]
-    value = rng.choice(_HOSTILE)
-    if isinstance(parent, dict) and rng.random() < 0.3:
+    roll = rng.random()
+    if roll < 0.3:  # a value of the same document, elsewhere (a plausible but wrong value)
+        donor = doc
+        for step in paths[rng.randrange(len(paths))]:
+            donor = donor[step]
+        value = json.loads(json.dumps(donor))
+    else:
+        value = rng.choice(_HOSTILE)
+    if isinstance(parent, dict) and roll > 0.8:
         del parent[path[-1]]
     else:
         parent[path[-1]] = value
-    return json.dumps(doc)
+    text = json.dumps(doc)
+    return text.replace(json.dumps(_DEEP), "[" * 100_000 + "]" * 100_000, 1)
 
 
 def _mutate_config(fmt: str, target: Path, rng: random.Random) -> bool:
@@ -142,6 +201,16 @@ def _mutate_config(fmt: str, target: Path, rng: random.Random) -> bool:
                     data = _mutate_json(data.decode(), rng).encode()
                 zout.writestr(info, data)
         return True
+    if fmt == "tf":
+        from purekeras_io._proto.keras import saved_metadata_pb2
+
+        meta_path = target / "keras_metadata.pb"
+        proto = saved_metadata_pb2.SavedMetadata()
+        proto.ParseFromString(meta_path.read_bytes())
+        node = proto.nodes[0 if rng.random() < 0.7 else rng.randrange(len(proto.nodes))]
+        node.metadata = _mutate_json(node.metadata, rng)
+        meta_path.write_bytes(proto.SerializeToString())
+        return True
     return False
 
 
@@ -159,8 +228,13 @@ def _child(fmt: str, path: Path, memory: int) -> None:
     warnings.simplefilter("ignore")
     try:
         _read(fmt, path)
-    except PurekerasError:
-        os._exit(_EXIT["ours"])
+    except PurekerasError as exc:
+        origin = _wrapped(exc)
+        if origin is None:
+            os._exit(_EXIT["ours"])
+        sys.stdout.write(origin + "\n")
+        sys.stdout.flush()
+        os._exit(_EXIT["wrapped"])
     except MemoryError:
         os._exit(_EXIT["memory"])
     except BaseException as exc:  # a foreign exception: report its type
@@ -168,6 +242,23 @@ def _child(fmt: str, path: Path, memory: int) -> None:
         sys.stdout.flush()
         os._exit(20)
     os._exit(_EXIT["ok"])
+
+
+def _wrapped(exc: BaseException) -> str | None:
+    """``Type@module:function`` when ``exc`` only quotes a foreign exception (its message names
+    the foreign type: a catch-all boundary wrapped it); None for an error raised on purpose."""
+    original = exc.__cause__ or exc.__context__
+    if original is None or isinstance(original, PurekerasError):
+        return None
+    kind = type(original).__name__
+    if f"{kind}:" not in str(exc) and "damaged or not a Keras file (" not in str(exc):
+        return None
+    where = "?"
+    for frame in traceback.extract_tb(original.__traceback__):
+        if f"{os.sep}purekeras_io{os.sep}" in frame.filename:
+            tail = frame.filename.split(f"{os.sep}purekeras_io{os.sep}")[-1]
+            where = f"{tail}:{frame.name}"
+    return f"{kind}@{where}"
 
 
 def _run_case(fmt: str, path: Path, timeout: float, memory: int) -> str:
@@ -194,6 +285,8 @@ def _run_case(fmt: str, path: Path, timeout: float, memory: int) -> str:
     if os.WIFSIGNALED(status):
         return f"crash:{signal.Signals(os.WTERMSIG(status)).name}"
     code = os.WEXITSTATUS(status)
+    if code == _EXIT["wrapped"]:
+        return f"wrapped:{text}"
     for name, value in _EXIT.items():
         if code == value:
             return name
@@ -201,16 +294,23 @@ def _run_case(fmt: str, path: Path, timeout: float, memory: int) -> str:
 
 
 def fuzz(
-    fmt: str, cases: int, seed: int, timeout: float, memory: int, keep: Path | None = None
+    fmt: str,
+    cases: int,
+    seed: int,
+    timeout: float,
+    memory: int,
+    keep: Path | None = None,
+    only_json: bool = False,
 ) -> collections.Counter[str]:
-    """Run ``cases`` mutations of a sample file of ``fmt``; ``keep``: copy bad cases there."""
+    """Run ``cases`` mutations of the sample files of ``fmt``; ``keep``: copy bad cases there."""
     rng = random.Random(seed)
     counts: collections.Counter[str] = collections.Counter()
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
-        source = _sample(base / "src")[fmt]
-        files = _files(fmt, source)
+        sources = [_sample(base / f"src-{kind}", kind)[fmt] for kind in SAMPLES]
         for i in range(cases):
+            source = sources[i % len(sources)]
+            files = _files(fmt, source)
             work = base / f"case{i}"
             target = work / source.name
             work.mkdir()
@@ -223,11 +323,12 @@ def fuzz(
                 if source.is_dir()
                 else target
             )
-            if not (rng.random() < 0.4 and _mutate_config(fmt, target, rng)):
+            json_case = only_json or rng.random() < 0.4
+            if not (json_case and _mutate_config(fmt, target, rng)):
                 victim.write_bytes(_mutate(victim.read_bytes(), rng))
             outcome = _run_case(fmt, target, timeout, memory)
             counts[outcome] += 1
-            if keep is not None and outcome not in ("ok", "ours"):
+            if keep is not None and outcome.split(":")[0] not in ("ok", "ours"):
                 kept = keep / f"{fmt}-{seed}-{i}-{outcome.replace(':', '_')}"
                 shutil.copytree(work, kept, dirs_exist_ok=True)
             shutil.rmtree(work)
@@ -242,15 +343,29 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=10.0)
     parser.add_argument("--keep", type=Path, help="copy the cases that went wrong here")
     parser.add_argument("--memory", type=int, default=2 << 30, help="bytes of address space")
+    parser.add_argument("--only-json", action="store_true", help="JSON config mutations only")
+    parser.add_argument("--strict", action="store_true", help="exit 1 on any bad case")
     args = parser.parse_args()
+    any_bad = False
     for fmt in FORMATS if args.format == "all" else (args.format,):
         start = time.perf_counter()
-        counts = fuzz(fmt, args.cases, args.seed, args.timeout, args.memory, args.keep)
-        bad = sum(n for k, n in counts.items() if k not in ("ok", "ours"))
+        counts = fuzz(
+            fmt, args.cases, args.seed, args.timeout, args.memory, args.keep, args.only_json
+        )
+        summary: collections.Counter[str] = collections.Counter()
+        for key, n in counts.items():
+            summary[key.split(":")[0] if key.startswith("wrapped:") else key] += n
+        bad = sum(n for k, n in summary.items() if k not in _GOOD)
+        any_bad = any_bad or bad > 0
         print(
             f"{fmt:<10} {args.cases} cases in {time.perf_counter() - start:.0f} s: "
-            f"{dict(sorted(counts.items()))}  bad={bad}"
+            f"{dict(sorted(summary.items()))}  bad={bad}"
         )
+        for key, n in counts.most_common():
+            if key.startswith("wrapped:"):
+                print(f"    {n:5d}  {key}")
+    if args.strict and any_bad:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,8 @@ attribute fail with ``object header message is too large`` under ``libver='earli
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import h5py
@@ -58,6 +60,8 @@ __all__ = [
     "chunk_names",
     "delete_name_list",
     "describe",
+    "h5_access",
+    "has_attr",
     "read_name_list",
     "read_text_attr",
     "write_ascii_attr",
@@ -146,6 +150,33 @@ def describe(group: h5py.Group) -> str:
         return "<h5>"
 
 
+H5PY_ERRORS: tuple[type[Exception], ...] = (
+    OSError, RuntimeError, KeyError, ValueError, TypeError, UnicodeError, AttributeError,
+)
+"""What h5py raises for a damaged object header, heap or B-tree (the HDF5 error stack becomes
+``OSError``/``RuntimeError``/``KeyError``; a damaged name or dtype ``ValueError``/``TypeError``)."""
+
+
+@contextlib.contextmanager
+def h5_access(where: str, what: str) -> Iterator[None]:
+    """One h5py access: its errors become a ``FormatError`` naming the object and what was being
+    read (``file.h5:/model_weights: attribute 'layer_names' cannot be read (…)``)."""
+    try:
+        yield
+    except FormatError:
+        raise
+    except H5PY_ERRORS as exc:
+        raise FormatError(
+            f"{where}: {what} cannot be read (damaged HDF5 structure: {exc})"
+        ) from exc
+
+
+def has_attr(group: h5py.Group, name: str) -> bool:
+    """``name in group.attrs``, with h5py's errors translated."""
+    with h5_access(describe(group), f"attribute {name!r}"):
+        return name in group.attrs
+
+
 def _decode(value: Any, where: str, name: str) -> str:
     if isinstance(value, bytes):
         try:
@@ -169,17 +200,21 @@ def read_name_list(group: h5py.Group, name: str, *, required: bool = True) -> li
     A float ``(0,)`` array (Keras' empty list) reads as ``[]``. Missing → ``None`` unless required.
     """
     where = describe(group)
-    if name in group.attrs:
-        parts = [group.attrs[name]]
-    elif f"{name}0" in group.attrs:
-        parts = []
-        i = 0
-        while f"{name}{i}" in group.attrs:
-            parts.append(group.attrs[f"{name}{i}"])
-            i += 1
-    elif required:
-        raise FormatError(f"{where}: attribute {name!r} is missing")
-    else:
+    parts: list[Any] | None
+    with h5_access(where, f"attribute {name!r}"):
+        if name in group.attrs:
+            parts = [group.attrs[name]]
+        elif f"{name}0" in group.attrs:
+            parts = []
+            i = 0
+            while f"{name}{i}" in group.attrs:
+                parts.append(group.attrs[f"{name}{i}"])
+                i += 1
+        else:
+            parts = None
+    if parts is None:
+        if required:
+            raise FormatError(f"{where}: attribute {name!r} is missing")
         return None
     out: list[str] = []
     for part in parts:
@@ -202,11 +237,12 @@ def read_name_list(group: h5py.Group, name: str, *, required: bool = True) -> li
 def read_text_attr(group: h5py.Group, name: str, *, required: bool = True) -> str | None:
     """A scalar string attribute (str or bytes, vlen or fixed) as ``str``."""
     where = describe(group)
-    if name not in group.attrs:
+    with h5_access(where, f"attribute {name!r}"):
+        value = group.attrs[name] if name in group.attrs else None
+    if value is None:
         if required:
             raise FormatError(f"{where}: attribute {name!r} is missing")
         return None
-    value = group.attrs[name]
     if isinstance(value, np.ndarray):
         if value.ndim != 0:
             raise FormatError(f"{where}: attribute {name!r} must be a scalar string, found shape "

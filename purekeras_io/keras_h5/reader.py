@@ -15,7 +15,6 @@ external-storage and virtual datasets are refused (a weight file must not point 
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from typing import Any
@@ -26,8 +25,10 @@ import numpy as np
 from .. import optimizers
 from ..errors import ConfigError, FormatError, PurekerasError, reading
 from ..model.base import Model
+from ..model.config_schema import check_compile_config
 from ..model.layer import UnknownLayer
 from ..model.serialize import model_from_config
+from ..model.validate import load_json
 from ..model.variable import Variable
 from . import layout as L
 from .optimizer_state import restore_optimizer_state
@@ -44,7 +45,8 @@ def _child(group: h5py.Group, name: str, what: str) -> Any:
         where = L.describe(node)
         if not isinstance(node, h5py.Group):
             raise FormatError(f"{where}: {what} {name!r}: {part!r} is below a dataset")
-        link = node.get(part, getlink=True)
+        with L.h5_access(where, f"{what} {name!r}"):
+            link = node.get(part, getlink=True)
         if link is None:
             raise FormatError(f"{where}: {what} {name!r} is missing ({part!r} does not exist)")
         if not isinstance(link, h5py.HardLink):
@@ -52,8 +54,14 @@ def _child(group: h5py.Group, name: str, what: str) -> Any:
                 f"{where}: {what} {name!r}: {part!r} is a {type(link).__name__}; links to other "
                 "objects or files are refused"
             )
-        node = node[part]
+        with L.h5_access(where, f"{what} {name!r}"):
+            node = node[part]
     return node
+
+
+def _has_child(group: h5py.Group, name: str) -> bool:
+    with L.h5_access(L.describe(group), f"group {name!r}"):
+        return name in group
 
 
 def read_dataset(group: h5py.Group, name: str, what: str) -> np.ndarray:
@@ -62,25 +70,23 @@ def read_dataset(group: h5py.Group, name: str, what: str) -> np.ndarray:
     where = L.describe(group)
     if not isinstance(ds, h5py.Dataset):
         raise FormatError(f"{where}: {what} {name!r} is a group, expected a dataset")
-    if ds.external:
+    with L.h5_access(where, f"{what} {name!r}"):
+        external, virtual, dtype = ds.external, ds.is_virtual, ds.dtype
+    if external:
         raise FormatError(f"{where}: {what} {name!r} stores its data in external files; refused")
-    if ds.is_virtual:
+    if virtual:
         raise FormatError(f"{where}: {what} {name!r} is a virtual dataset; refused")
-    if ds.dtype.kind not in "biufcV":
-        raise FormatError(f"{where}: {what} {name!r} has non-numeric dtype {ds.dtype}")
-    return np.asarray(ds[()])
+    if dtype.kind not in "biufcV":
+        raise FormatError(f"{where}: {what} {name!r} has non-numeric dtype {dtype}")
+    with L.h5_access(where, f"{what} {name!r}"):
+        return np.asarray(ds[()])
 
 
 def _json_attr(group: h5py.Group, name: str, *, required: bool) -> Any:
     text = L.read_text_attr(group, name, required=required)
     if text is None:
         return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise FormatError(
-            f"{L.describe(group)}: attribute {name!r} is not valid JSON ({exc})"
-        ) from None
+    return load_json(text, f"{L.describe(group)}: attribute {name!r}")
 
 
 def _legacy_weights(layer: Any) -> list[Variable]:
@@ -98,7 +104,7 @@ def read_weights_into(group: h5py.Group, model: Model) -> None:
     """Set ``model``'s weights from a ``model_weights``-style group (by order and shape)."""
     where = L.describe(group)
     layer_names = L.read_name_list(group, L.LAYER_NAMES) or []
-    if L.KERAS_VERSION not in group.attrs:
+    if not L.has_attr(group, L.KERAS_VERSION):
         warnings.warn(
             f"{where}: no 'keras_version' attribute (a Keras 1 file?); tf_keras would convert "
             "some kernels, purekeras_io loads them as stored",
@@ -190,16 +196,20 @@ def _compile_from(model: Model, training: Any, where: str) -> bool:
     for key in ("optimizer_config", "loss_weights"):
         if key not in training:
             raise FormatError(f"{where}: {L.TRAINING_CONFIG!r} has no {key!r} key")
+    try:
+        check_compile_config(training, "")
+    except ConfigError as exc:
+        raise FormatError(f"{where}: {L.TRAINING_CONFIG!r}: {exc}") from None
     opt_config = training["optimizer_config"]
     if not isinstance(opt_config, dict) or "class_name" not in opt_config:
         raise FormatError(
             f"{where}: {L.TRAINING_CONFIG!r} optimizer_config must be an object with 'class_name'"
         )
     try:
-        optimizer = optimizers.deserialize(opt_config)
-    except (PurekerasError, TypeError, AttributeError, ValueError) as exc:
+        optimizer = optimizers.deserialize(opt_config, "optimizer_config")
+    except PurekerasError as exc:
         warnings.warn(
-            f"{where}: the model is loaded uncompiled: its optimizer is not supported ({exc})",
+            f"{where}: the model is loaded uncompiled: its optimizer cannot be used ({exc})",
             stacklevel=4,
         )
         return False
@@ -245,7 +255,7 @@ def read_model(root: h5py.Group) -> Model:
     training = _json_attr(root, L.TRAINING_CONFIG, required=False)
     if training is None:
         return model
-    if _compile_from(model, training, where) and L.OPTIMIZER_WEIGHTS in root:
+    if _compile_from(model, training, where) and _has_child(root, L.OPTIMIZER_WEIGHTS):
         _read_optimizer(root, model)
     return model
 
@@ -273,8 +283,8 @@ def load_weights(model: Model, filepath: Any, **ignored: Any) -> None:
     """Weights from a ``save_weights`` file, or from the ``model_weights`` of a full-model file."""
 
     def read(root: h5py.Group) -> None:
-        if L.LAYER_NAMES not in root.attrs and f"{L.LAYER_NAMES}0" not in root.attrs:
-            if L.MODEL_WEIGHTS in root:
+        if not L.has_attr(root, L.LAYER_NAMES) and not L.has_attr(root, f"{L.LAYER_NAMES}0"):
+            if _has_child(root, L.MODEL_WEIGHTS):
                 root = _child(root, L.MODEL_WEIGHTS, "group")
         read_weights_into(root, model)
 

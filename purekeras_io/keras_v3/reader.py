@@ -19,7 +19,6 @@ variables are missing or whose count or shapes differ is a :class:`FormatError` 
 from __future__ import annotations
 
 import io
-import json
 import math
 import os
 import shutil
@@ -37,16 +36,18 @@ import numpy as np
 
 from ..errors import ConfigError, FormatError, UnsupportedFeatureError, reading
 from ..model.base import Model
+from ..model.config_schema import check_compile_config
 from ..model.dialect import neutral_value
 from ..model.layer import UnknownLayer
 from ..model.serialize import detect_dialect, model_from_config
+from ..model.validate import MAX_JSON_BYTES, load_json
 from .layout import CONFIG_MEMBER, METADATA_MEMBER, WEIGHTS_MEMBER, layer_groups
 from .optimizer_state import restore_optimizer
 from .zipstream import crc32
 
 __all__ = ["load", "load_weights", "read_archive", "read_weights_tree"]
 
-_MAX_JSON = 256 << 20  # config.json / metadata.json larger than this is refused
+_MAX_JSON = MAX_JSON_BYTES  # config.json / metadata.json larger than this is refused
 _MAX_RATIO = 100  # a compressed weights member may expand at most this much (above the floor)
 _RATIO_FLOOR = 1 << 28
 _MAX_EXPANSION = 1000  # a dataset may not declare more than this x the HDF5 file size
@@ -107,17 +108,18 @@ class _Window(io.RawIOBase):
 
 
 def _read_json(zf: zipfile.ZipFile, name: str, where: str) -> Any:
+    size = zf.getinfo(name).file_size
+    if size > _MAX_JSON:  # the directory's claim; a lying one is caught by the bounded read
+        raise FormatError(
+            f"{where}: member {name!r}: {size} bytes of JSON, more than the {_MAX_JSON} "
+            "accepted; refused"
+        )
     try:
         with zf.open(name) as fh:
             data = fh.read(_MAX_JSON + 1)
     except (zipfile.BadZipFile, OSError, RuntimeError, zlib.error, NotImplementedError) as exc:
         raise FormatError(f"{where}: member {name!r} cannot be read ({exc})") from None
-    if len(data) > _MAX_JSON:
-        raise FormatError(f"{where}: member {name!r} is larger than {_MAX_JSON} bytes; refused")
-    try:
-        return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise FormatError(f"{where}: member {name!r} is not valid UTF-8 JSON ({exc})") from None
+    return load_json(data, f"{where}: member {name!r}", max_bytes=_MAX_JSON)
 
 
 def _stored_data_offset(fh: Any, info: zipfile.ZipInfo, file_size: int, where: str) -> int:
@@ -366,7 +368,16 @@ def _compile(model: Model, config: Any, where: str) -> None:
     from .. import optimizers
 
     try:
-        opt = optimizers.get(config["optimizer"])
+        check_compile_config(config, "compile_config")
+    except ConfigError as exc:
+        raise FormatError(f"{where}: {CONFIG_MEMBER}: {exc}") from None
+    try:
+        identifier = config["optimizer"]
+        opt = (
+            optimizers.deserialize(identifier, "compile_config.optimizer")
+            if isinstance(identifier, dict)
+            else optimizers.get(identifier)
+        )
     except ConfigError as exc:
         warnings.warn(
             f"{where}: compile_config: {exc}; the model is loaded uncompiled", stacklevel=3
@@ -391,12 +402,6 @@ def _model_from(config: Any, where: str) -> tuple[Model, str]:
         model = model_from_config(config, dialect)  # type: ignore[arg-type]
     except ConfigError as exc:
         raise FormatError(f"{where}: {CONFIG_MEMBER}: {exc}") from None
-    except UnsupportedFeatureError:
-        raise
-    except (KeyError, TypeError, IndexError, AttributeError, ValueError, RecursionError) as exc:
-        raise FormatError(
-            f"{where}: {CONFIG_MEMBER} is malformed ({type(exc).__name__}: {exc})"
-        ) from None
     _compile(model, config.get("compile_config"), where)
     return model, dialect
 
@@ -492,10 +497,7 @@ def _load_dir(path: str) -> Model:
     if os.path.getsize(cfg_path) > _MAX_JSON:
         raise FormatError(f"{where}: {CONFIG_MEMBER} is larger than {_MAX_JSON} bytes; refused")
     with open(cfg_path, "rb") as fh:
-        try:
-            config = json.loads(fh.read().decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-            raise FormatError(f"{where}: {CONFIG_MEMBER} is not valid JSON ({exc})") from None
+        config = load_json(fh.read(_MAX_JSON + 1), cfg_path, max_bytes=_MAX_JSON)
     model, dialect = _model_from(config, where)
     limit = max(_MAX_EXPANSION * os.path.getsize(w_path), 1 << 20)
     with open(w_path, "rb") as wf, _h5(wf, w_path) as (f, window):

@@ -160,6 +160,10 @@ class OpLayer(Layer):
 
     preserve_input_structure: ClassVar[bool] = True
     """tf_keras writes an op layer's first argument in its own structure (see serialize.py)."""
+    config_is_data: ClassVar[bool] = True
+    """The config holds the op's arguments (``axes``, ``axis`` … in the op's own sense): beyond
+    ``name``/``trainable``/``dtype`` they are not checked by the layer key table
+    (``model/config_schema.py``); the op's own code checks them."""
     spec_key: ClassVar[str | None] = None
 
     def __init__(self, spec: OpSpec | None = None, op_args: dict[str, Any] | None = None,

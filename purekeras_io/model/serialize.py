@@ -20,18 +20,37 @@ Differences handled here (``shared/docs/h5.md`` §4, §13):
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+from collections.abc import Iterator
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, PurekerasError
 from .base import Model
+from .config_schema import DTYPE, check_layer_entry
 from .dialect import Dialect, neutral_config, render_dtype
 from .functional import Functional
 from .input_layer import InputLayer
 from .layer import Layer, UnknownLayer, layer_class
 from .sequential import Sequential
 from .tensor import KerasTensor, flatten, map_structure
+from .validate import (
+    MAX_DIM,
+    Flag,
+    Int,
+    Opt,
+    Shape,
+    Text,
+    check_depth,
+    dict_at,
+    fail,
+    index,
+    key,
+    list_at,
+    located,
+    show,
+)
 
 __all__ = [
     "deserialize_layer",
@@ -242,9 +261,9 @@ def _with_batch_input_shape(config: dict[str, Any], shape: Any) -> dict[str, Any
     if "batch_input_shape" in config:
         return config
     out: dict[str, Any] = {}
-    for key, item in config.items():
-        out[key] = item
-        if key == "dtype":
+    for name, item in config.items():
+        out[name] = item
+        if name == "dtype":
             out["batch_input_shape"] = value
     out.setdefault("batch_input_shape", value)
     return out
@@ -361,6 +380,10 @@ def serialize_model(model: Model, dialect: Dialect) -> dict[str, Any]:
 
 
 # ============================================================================ parse
+#
+# Every value is checked before use (``validate``/``config_schema``); errors name the key path
+# from the model config's root (``config.layers[3].config.units``). Nesting is bounded once, in
+# :func:`model_from_config`, so the recursive walkers below stay far from Python's limit.
 
 
 def detect_dialect(config: Any) -> Dialect:
@@ -377,26 +400,51 @@ def detect_dialect(config: Any) -> Dialect:
     return "keras3"
 
 
-def deserialize_layer(entry: dict[str, Any], dialect: Dialect) -> Layer:
-    """A ``{"class_name", "config", …}`` entry → a layer (models recursively, unknown as data)."""
-    if not isinstance(entry, dict) or "class_name" not in entry:
-        raise ConfigError(f"layer entry must be a dict with 'class_name', received {entry!r:.200}")
+_CALL_ERRORS = (
+    TypeError, ValueError, IndexError, KeyError, AttributeError, OverflowError,
+    ZeroDivisionError, ArithmeticError,
+)
+"""What a catalog layer's shape code can raise on a config that passed every value check but
+does not fit its inputs (a Dense on a rank-0 input …): reported with the layer's key path."""
+
+
+@contextlib.contextmanager
+def _at(path: str, what: str) -> Iterator[None]:
+    """Give a ``ConfigError`` raised inside (a layer constructor's own check) the key path, and
+    report a foreign error of a layer's shape code as a ``ConfigError`` naming the layer."""
+    try:
+        yield
+    except ConfigError as exc:
+        if exc.key_path is not None:
+            raise
+        raise located(f"{what}: {exc}", path) from None
+    except PurekerasError:
+        raise
+    except _CALL_ERRORS as exc:
+        raise located(f"{what}: {type(exc).__name__}: {exc}", path) from exc
+
+
+def deserialize_layer(entry: dict[str, Any], dialect: Dialect, path: str = "layer") -> Layer:
+    """A ``{"class_name", "config", …}`` entry → a layer (models recursively, unknown as data);
+    ``path`` is the entry's key path, for error messages."""
+    check_layer_entry(entry, path)
     class_name = str(entry["class_name"])
     config = copy.deepcopy(entry.get("config") or {})
     if class_name in _MODEL_CLASSES:
-        return _model_from(class_name, config, dialect)
+        return _model_from(class_name, config, dialect, key(path, "config"))
     cls = layer_class(class_name, entry.get("module"))
-    if cls is None:
-        layer: Layer = UnknownLayer(
-            keras_class_name=class_name,
-            keras_module=entry.get("module"),
-            _registered_name=entry.get("registered_name"),
-            _from_config=True,
-            _dialect=dialect,
-            **neutral_config(config),
-        )
-    else:
-        layer = cls.from_config(config, dialect)
+    with _at(key(path, "config"), f"{class_name} layer"):
+        if cls is None:
+            layer: Layer = UnknownLayer(
+                keras_class_name=class_name,
+                keras_module=entry.get("module"),
+                _registered_name=entry.get("registered_name"),
+                _from_config=True,
+                _dialect=dialect,
+                **neutral_config(config),
+            )
+        else:
+            layer = cls.from_config(config, dialect)
     build = entry.get("build_config")
     if build and isinstance(build, dict) and not layer.built:
         # Keras 3 layers built from several shapes (MultiHeadAttention) write ``shapes_dict``.
@@ -421,27 +469,43 @@ def _shape_tuple(shape: Any) -> Any:
     return shape
 
 
-def _model_from(class_name: str, config: Any, dialect: Dialect) -> Model:
+def _model_from(class_name: str, config: Any, dialect: Dialect, path: str) -> Model:
     if class_name == "Sequential":
-        return _sequential_from(config, dialect)
-    return _functional_from(config, dialect)
+        return _sequential_from(config, dialect, path)
+    return _functional_from(dict_at(config, path), dialect, path)
 
 
-def _sequential_from(config: Any, dialect: Dialect) -> Sequential:
+def _sequential_from(config: Any, dialect: Dialect, path: str) -> Sequential:
     if isinstance(config, list):  # very old Keras: the config is the layer list itself
         config = {"layers": config}
-    model = Sequential(name=config.get("name"), trainable=config.get("trainable", True))
+    config = dict_at(config, path)
+    name = Opt(Text())(config.get("name"), key(path, "name"))
+    trainable = Flag()(config.get("trainable", True), key(path, "trainable"))
+    build_shape = Opt(Shape())(config.get("build_input_shape"), key(path, "build_input_shape"))
+    model = Sequential(name=name, trainable=trainable)
     if config.get("dtype") is not None:
+        DTYPE(config["dtype"], key(path, "dtype"))
         model.config["dtype"] = neutral_config({"dtype": config["dtype"]})["dtype"]
-    layers_cfg = list(config.get("layers") or [])
-    if layers_cfg and layers_cfg[0].get("class_name") == "InputLayer":
-        first = layers_cfg.pop(0)
-        model.add(InputLayer.from_config(first["config"], dialect))
-    elif config.get("build_input_shape") is not None:
-        model.input_layer = InputLayer(batch_shape=list(config["build_input_shape"]))
+    layers_path = key(path, "layers")
+    layers_cfg = list(enumerate(list_at(config.get("layers"), layers_path, optional=True)))
+    if layers_cfg and isinstance(layers_cfg[0][1], dict) and (
+        layers_cfg[0][1].get("class_name") == "InputLayer"
+    ):
+        _, first = layers_cfg.pop(0)
+        where = index(layers_path, 0)
+        check_layer_entry(first, where)
+        with _at(key(where, "config"), "InputLayer"):
+            model.add(InputLayer.from_config(dict_at(first.get("config"), key(where, "config")),
+                                             dialect))
+    elif build_shape is not None:
+        model.input_layer = InputLayer(batch_shape=list(build_shape))
         model.implicit_input = True
-    for entry in layers_cfg:
-        model.add(deserialize_layer(entry, dialect))
+    for i, entry in layers_cfg:
+        where = index(layers_path, i)
+        layer = deserialize_layer(entry, dialect, where)
+        with _at(where, f"layer {layer.name!r} ({layer.class_name()}) cannot follow the layers "
+                 "before it"):
+            model.add(layer)
     return model
 
 
@@ -455,17 +519,41 @@ def _is_ref(value: Any) -> bool:
     )
 
 
-def _functional_from(config: dict[str, Any], dialect: Dialect) -> Functional:
+def _check_ref(ref: Any, path: str) -> tuple[str, int, int]:
+    """``[layer name, node index, tensor index]`` (a keras2 leaf may add a kwargs object)."""
+    if not isinstance(ref, (list, tuple)) or len(ref) not in (3, 4):
+        fail(path, "a tensor reference [layer name, node index, tensor index]", ref)
+    items = list(ref)
+    name = Text()(items[0], index(path, 0))
+    node = Int(0)(items[1], index(path, 1))
+    tensor = Int(0)(items[2], index(path, 2))
+    return name, node, tensor
+
+
+def _functional_from(config: dict[str, Any], dialect: Dialect, path: str) -> Functional:
     created: dict[str, Layer] = {}
     pending: dict[str, list[Any]] = {}
+    where_of: dict[str, str] = {}
     order: list[str] = []
-    for entry in config.get("layers", []):
-        name = entry.get("name") or entry.get("config", {}).get("name")
-        layer = deserialize_layer(entry, dialect)
+    layers_path = key(path, "layers")
+    for i, entry in enumerate(list_at(config.get("layers"), layers_path, optional=True)):
+        where = index(layers_path, i)
+        check_layer_entry(entry, where)
+        cfg = entry.get("config")
+        name = entry.get("name") or (cfg.get("name") if isinstance(cfg, dict) else None)
+        name = Text()(name, key(where, "name"))
+        if name in created:
+            raise located(
+                f"layer name {name!r} is used twice (also by {where_of[name]}); names must be "
+                "unique in a model", key(where, "name"),
+            )
+        layer = deserialize_layer(entry, dialect, where)
         if name != layer.name:
             layer.name = name
         created[name] = layer
-        pending[name] = list(entry.get("inbound_nodes") or [])
+        where_of[name] = where
+        nodes = list_at(entry.get("inbound_nodes"), key(where, "inbound_nodes"), optional=True)
+        pending[name] = nodes
         order.append(name)
     outputs_by_node: dict[tuple[str, int], list[KerasTensor]] = {}
     for name, layer in created.items():
@@ -475,31 +563,47 @@ def _functional_from(config: dict[str, Any], dialect: Dialect) -> Functional:
     # Decided before any call: calling a Sequential without an input shape builds it.
     graph_models = {name for name, layer in created.items() if _is_graph_model(layer)}
 
-    def node_key(name: str, index: int) -> tuple[str, int]:
+    def node_key(name: str, node: int, where: str) -> tuple[str, int]:
         if name not in created:
-            raise ConfigError(f"Functional config: inbound node refers to unknown layer {name!r}")
+            raise located(f"inbound node refers to unknown layer {name!r}", where)
         if dialect == "keras2" and name in graph_models:
-            index -= 1
-        return (name, index)
+            node -= 1
+        return (name, node)
 
-    def tensor(ref: list[Any]) -> KerasTensor | None:
-        outs = outputs_by_node.get(node_key(ref[0], ref[1]))
-        return None if outs is None else outs[ref[2]]
+    def tensor(ref: Any, where: str) -> KerasTensor | None:
+        name, node, t_index = _check_ref(ref, where)
+        outs = outputs_by_node.get(node_key(name, node, where))
+        if outs is None:
+            return None
+        if t_index >= len(outs):
+            raise located(
+                f"tensor {t_index} of layer {name!r} node {node} does not exist (the node has "
+                f"{len(outs)} output(s))", where,
+            )
+        return outs[t_index]
 
     progress = True
     while progress and any(pending.values()):
         progress = False
         for name in order:
             while pending[name]:
+                where = index(key(where_of[name], "inbound_nodes"), counts[name])
                 node_data = pending[name][0]
-                call = _parse_node(node_data, dialect, tensor)
+                call = _parse_node(node_data, dialect, tensor, where)
                 if call is None:
                     break
                 args, kwargs = call
                 layer = created[name]
-                if hasattr(layer, "from_node_arguments"):
-                    args, kwargs = layer.from_node_arguments(args, kwargs, dialect)
-                result = layer(*args, **kwargs)
+                if not any(isinstance(t, KerasTensor) for t in flatten((args, kwargs))):
+                    raise located(
+                        f"layer {name!r} is called on no tensor of the model (only constants)",
+                        where,
+                    )
+                what = f"layer {name!r} ({layer.class_name()}) cannot be called on its inputs"
+                with _at(where, what):
+                    if hasattr(layer, "from_node_arguments"):
+                        args, kwargs = layer.from_node_arguments(args, kwargs, dialect)
+                    result = layer(*args, **kwargs)
                 outs = result if isinstance(result, list) else [result]
                 outputs_by_node[(name, counts[name])] = outs
                 counts[name] += 1
@@ -507,62 +611,77 @@ def _functional_from(config: dict[str, Any], dialect: Dialect) -> Functional:
                 progress = True
     stuck = [n for n, p in pending.items() if p]
     if stuck:
-        raise ConfigError(
-            "Functional config: the graph has loops or disconnected nodes; cannot resolve the "
-            f"inbound nodes of {stuck}"
+        raise located(
+            "the graph has loops or disconnected nodes; cannot resolve the inbound nodes of "
+            f"{stuck[:10]}", layers_path,
         )
 
-    def refs(value: Any) -> list[list[Any]]:
+    def refs(value: Any, where: str) -> list[Any]:
         if _is_ref(value):
             return [value]
-        return [list(v) for v in value]
+        return list_at(value, where)
 
-    def resolve(ref: list[Any], what: str) -> KerasTensor:
-        t = tensor(ref)
+    def resolve(ref: Any, where: str) -> KerasTensor:
+        t = tensor(ref, where)
         if t is None:
-            raise ConfigError(f"Functional config: {what} {ref!r} does not resolve to a tensor")
+            raise located(f"{show(ref)} does not resolve to a tensor", where)
         return t
 
+    in_path, out_path = key(path, "input_layers"), key(path, "output_layers")
     in_cfg, out_cfg = config.get("input_layers", []), config.get("output_layers", [])
-    inputs: Any = [resolve(r, "input layer") for r in refs(in_cfg)]
-    outputs: Any = [resolve(r, "output layer") for r in refs(out_cfg)]
+    inputs: Any = [
+        resolve(r, index(in_path, i)) for i, r in enumerate(refs(in_cfg, in_path))
+    ]
+    outputs: Any = [
+        resolve(r, index(out_path, i)) for i, r in enumerate(refs(out_cfg, out_path))
+    ]
     # tf_keras treats a list of one input or output as that tensor; Keras 3 keeps the structure.
     if _is_ref(in_cfg) or (dialect == "keras2" and len(inputs) == 1):
-        inputs = inputs[0]
+        inputs = inputs[0] if inputs else inputs
     if _is_ref(out_cfg) or (dialect == "keras2" and len(outputs) == 1):
-        outputs = outputs[0]
-    model = Functional(
-        inputs, outputs, name=config.get("name"), trainable=config.get("trainable", True)
-    )
+        outputs = outputs[0] if outputs else outputs
+    name = Opt(Text())(config.get("name"), key(path, "name"))
+    trainable = Flag()(config.get("trainable", True), key(path, "trainable"))
+    with _at(path, "the model's inputs and outputs do not form a graph"):
+        model = Functional(inputs, outputs, name=name, trainable=trainable)
     return model
 
 
 def _parse_node(
-    node_data: Any, dialect: Dialect, tensor: Any
+    node_data: Any, dialect: Dialect, tensor: Any, path: str
 ) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
     """Inbound node data → call arguments, or None while an inbound tensor is not made yet."""
     missing = False
 
-    def from_json(value: Any) -> Any:
+    def from_json(value: Any, where: str) -> Any:
         nonlocal missing
         if isinstance(value, dict):
             cls = value.get("class_name")
             if cls == "__keras_tensor__":
-                t = tensor(value["config"]["keras_history"])
+                cfg = dict_at(value.get("config"), key(where, "config"))
+                t = tensor(cfg.get("keras_history"), key(key(where, "config"), "keras_history"))
                 if t is None:
                     missing = True
                 return t
             if cls == "__slice__":
-                c = value.get("config", {})
-                return slice(c.get("start"), c.get("stop"), c.get("step"))
-            return {k: from_json(v) for k, v in value.items()}
+                c = dict_at(value.get("config"), key(where, "config"), optional=True)
+                bound = Opt(Int(-MAX_DIM))
+                return slice(
+                    bound(c.get("start"), key(key(where, "config"), "start")),
+                    bound(c.get("stop"), key(key(where, "config"), "stop")),
+                    bound(c.get("step"), key(key(where, "config"), "step")),
+                )
+            return {k: from_json(v, key(where, k)) for k, v in value.items()}
         if isinstance(value, list):
-            return [from_json(v) for v in value]
+            return [from_json(v, index(where, i)) for i, v in enumerate(value)]
         return value
 
     if isinstance(node_data, dict) and "args" in node_data:
-        args = from_json(node_data.get("args", []))
-        kwargs = from_json(node_data.get("kwargs", {}))
+        args = list_at(from_json(node_data.get("args", []), key(path, "args")), key(path, "args"))
+        kwargs = dict_at(
+            from_json(node_data.get("kwargs", {}), key(path, "kwargs")), key(path, "kwargs"),
+            optional=True,
+        )
         return None if missing else (tuple(args), dict(kwargs))
 
     # keras2: a nest whose leaves are [name, node, tensor, kwargs] (or _CONSTANT_VALUE entries).
@@ -577,44 +696,44 @@ def _parse_node(
             and (len(value) == 3 or isinstance(value[3], dict))
         )
 
-    def k2_kwargs(value: Any) -> Any:
+    def k2_kwargs(value: Any, where: str) -> Any:
         nonlocal missing
         if _is_ref(value) and value[0] != "_CONSTANT_VALUE":
             try:
-                t = tensor(value)
+                t = tensor(value, where)
             except ConfigError:
                 return value
             if t is None:
                 missing = True
             return t
         if isinstance(value, dict):
-            return {k: k2_kwargs(v) for k, v in value.items()}
+            return {k: k2_kwargs(v, key(where, k)) for k, v in value.items()}
         if isinstance(value, list):
-            return [k2_kwargs(v) for v in value]
+            return [k2_kwargs(v, index(where, i)) for i, v in enumerate(value)]
         return value
 
-    def leaf(value: Any) -> Any:
+    def leaf(value: Any, where: str) -> Any:
         nonlocal missing
         if len(value) == 4:
             kwargs_holder.update(value[3])
         if value[0] == "_CONSTANT_VALUE":
             return value[2]
-        t = tensor(value[:3])
+        t = tensor(value[:3], where)
         if t is None:
             missing = True
         return t
 
-    def walk(value: Any) -> Any:
+    def walk(value: Any, where: str) -> Any:
         if is_leaf(value):
-            return leaf(value)
+            return leaf(value, where)
         if isinstance(value, dict):
-            return {k: walk(v) for k, v in value.items()}
+            return {k: walk(v, key(where, k)) for k, v in value.items()}
         if isinstance(value, list):
-            return [walk(v) for v in value]
+            return [walk(v, index(where, i)) for i, v in enumerate(value)]
         return value
 
-    data = walk(node_data)
-    kwargs = k2_kwargs(dict(kwargs_holder))
+    data = walk(node_data, path)
+    kwargs = k2_kwargs(dict(kwargs_holder), path)
     if missing:
         return None
     if isinstance(data, list) and len(data) == 1:
@@ -624,16 +743,24 @@ def _parse_node(
     return (first,), kwargs
 
 
-def model_from_config(config: dict[str, Any], dialect: Dialect | None = None) -> Model:
-    """A model from ``{"class_name", "config"}`` as either Keras generation writes it."""
+def model_from_config(
+    config: dict[str, Any], dialect: Dialect | None = None, *, path: str = ""
+) -> Model:
+    """A model from ``{"class_name", "config"}`` as either Keras generation writes it.
+
+    Every value is checked first (``ConfigError`` names the key path from ``path``, the config's
+    own place in its document, and the value); a config nested deeper than
+    :data:`~.validate.MAX_JSON_DEPTH` is refused."""
     if not isinstance(config, dict) or "class_name" not in config:
-        raise ConfigError(
-            f"model config must be a dict with 'class_name', received {str(config)[:200]!r}"
+        raise located(
+            f"model config must be an object with 'class_name', received {show(config)}", path
         )
+    check_depth(config, path)
     dialect = dialect or detect_dialect(config)
-    layer = deserialize_layer(config, dialect)
+    layer = deserialize_layer(config, dialect, path)
     if not isinstance(layer, Model):
-        raise ConfigError(f"config describes a {config['class_name']!r}, not a model")
+        raise located(f"config describes a {show(config['class_name'])}, not a model",
+                      key(path, "class_name"))
     layer.source_dialect = dialect
     for sub in layer.iter_layers():
         sub.source_dialect = dialect

@@ -25,13 +25,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .. import optimizers
 from .._proto.keras import saved_metadata_pb2
 from ..errors import ConfigError
 from ..model.base import CompileInfo, Model
+from ..model.config_schema import check_compile_config
 from ..model.dialect import neutral_value
 from ..model.input_layer import InputLayer
 from ..model.layer import Layer
 from ..model.serialize import serialize_layer, serialize_model
+from ..model.validate import index, key, list_at
 from . import layout
 from .object_graph import ObjectGraph
 
@@ -133,15 +136,20 @@ def encode_shape(shape: Any) -> Any:
     return shape
 
 
-def decode_json(value: Any) -> Any:
-    """tf_keras' JSON tuples and TensorShapes → plain lists (recursively)."""
+def decode_json(value: Any, path: str = "") -> Any:
+    """tf_keras' JSON tuples and TensorShapes → plain lists (recursively; the nesting is bounded
+    by :func:`~purekeras_io.model.validate.load_json`). ``items`` must be a list or null
+    (``ConfigError`` naming the key path below ``path`` otherwise)."""
     if isinstance(value, dict):
         if value.get("class_name") in ("__tuple__", "TensorShape") and "items" in value:
             items = value["items"]
-            return None if items is None else [decode_json(v) for v in items]
-        return {k: decode_json(v) for k, v in value.items()}
+            if items is None:
+                return None
+            where = key(path, "items")
+            return [decode_json(v, index(where, i)) for i, v in enumerate(list_at(items, where))]
+        return {k: decode_json(v, key(path, k)) for k, v in value.items()}
     if isinstance(value, list):
-        return [decode_json(v) for v in value]
+        return [decode_json(v, index(path, i)) for i, v in enumerate(value)]
     return value
 
 
@@ -247,8 +255,9 @@ def compile_kwargs(config: dict[str, Any]) -> dict[str, Any]:
             f"keras_metadata.pb: training_config needs an 'optimizer_config' dict, "
             f"received {str(config)[:200]!r}"
         )
+    check_compile_config(config, "")
     return {
-        "optimizer": config["optimizer_config"],
+        "optimizer": optimizers.deserialize(config["optimizer_config"], "optimizer_config"),
         "loss": config.get("loss"),
         "metrics": config.get("metrics"),
         "weighted_metrics": config.get("weighted_metrics"),

@@ -16,7 +16,6 @@ Everything read from the files is validated; problems raise
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from pathlib import Path
@@ -27,9 +26,10 @@ from google.protobuf.message import DecodeError, Message
 
 from .._proto.keras import saved_metadata_pb2
 from .._proto.tf import saved_model_pb2, trackable_object_graph_pb2
-from ..errors import FormatError, reading
+from ..errors import ConfigError, FormatError, reading
 from ..model.base import Model
 from ..model.serialize import model_from_config
+from ..model.validate import Shape, load_json, located
 from ..tensorbundle import BundleReader
 from . import layout
 from .keras_metadata import compile_kwargs, decode_json
@@ -38,9 +38,6 @@ from .optimizer_state import restore_optimizer_state
 from .tog import node_child, read_object_graph, value_key
 
 __all__ = ["load", "read_root_metadata"]
-
-# What building a model from a damaged config can raise (reported as FormatError).
-_CONFIG_ERRORS = (ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError)
 
 _MAX_PB_BYTES = 1 << 31
 
@@ -86,24 +83,27 @@ def read_root_metadata(dirpath: str | os.PathLike[str]) -> dict[str, Any]:
                 "this SavedModel was written by tf.saved_model.save, not by Keras, so it holds no "
                 "model config"
             )
-    try:
-        meta = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise FormatError(f"{where}: root metadata is not valid JSON ({exc})") from None
+    meta = load_json(text, f"{where}: root metadata")
     if not isinstance(meta, dict):
         raise FormatError(f"{where}: root metadata is a {type(meta).__name__}, expected an object")
     return meta
 
 
-def _model_config(meta: dict[str, Any], where: str) -> dict[str, Any]:
+def _model_config(meta: dict[str, Any], where: str) -> tuple[dict[str, Any], str]:
+    """The root model's ``{"class_name", "config"}`` and its key path in the metadata."""
     config = meta.get("model_config")
+    path = "model_config"
     if not isinstance(config, dict) or "class_name" not in config:
         if "class_name" not in meta or "config" not in meta:
             raise FormatError(
                 f"{where}: root metadata has neither model_config nor class_name/config"
             )
         config = {"class_name": meta["class_name"], "config": meta["config"]}
-    return dict(decode_json(config))
+        path = ""
+    try:
+        return dict(decode_json(config, path)), path
+    except ConfigError as exc:
+        raise FormatError(f"{where}: {exc}") from None
 
 
 def _tensor(reader: BundleReader, key: str, where: str) -> np.ndarray:
@@ -222,16 +222,20 @@ def _load(dirpath: str | os.PathLike[str], **kwargs: Any) -> Model:
         raise FormatError(f"{root / layout.SAVED_MODEL_FILENAME}: no MetaGraphDef")
     meta = read_root_metadata(root)
     where_md = str(root / layout.KERAS_METADATA_FILENAME)
-    config = _model_config(meta, where_md)
+    config, path = _model_config(meta, where_md)
     try:
-        model = model_from_config(config)
+        model = model_from_config(config, path=path)
         if not model.built and meta.get("build_input_shape") is not None:
             # a Sequential built with model.build(shape): the shape is only in the metadata
-            model.build(tuple(decode_json(meta["build_input_shape"])))
-    except _CONFIG_ERRORS as exc:
-        raise FormatError(
-            f"{where_md}: the root model config cannot be read: {type(exc).__name__}: {exc}"
-        ) from exc
+            shape = Shape()(decode_json(meta["build_input_shape"], "build_input_shape"),
+                            "build_input_shape")
+            try:
+                model.build(tuple(shape))
+            except (TypeError, ValueError, IndexError) as exc:
+                raise located(f"the model cannot be built for {shape}: {exc}",
+                              "build_input_shape") from None
+    except ConfigError as exc:
+        raise FormatError(f"{where_md}: {exc}") from None
     prefix = root / layout.VARIABLES_DIR / layout.VARIABLES_PREFIX
     where = f"{prefix}.index"
     if not Path(where).exists():
@@ -239,11 +243,9 @@ def _load(dirpath: str | os.PathLike[str], **kwargs: Any) -> Model:
     training = meta.get("training_config")
     if training is not None:
         try:
-            model.compile(**compile_kwargs(decode_json(training)))
-        except _CONFIG_ERRORS as exc:
-            raise FormatError(
-                f"{where_md}: training_config cannot be used: {type(exc).__name__}: {exc}"
-            ) from exc
+            model.compile(**compile_kwargs(decode_json(training, "training_config")))
+        except ConfigError as exc:
+            raise FormatError(f"{where_md}: training_config: {exc}") from None
     with BundleReader(prefix) as reader:
         tog = read_object_graph(reader, where)
         _restore_weights(model, reader, tog, where)

@@ -413,10 +413,11 @@ def _edit(p: Path, fn: Any) -> Path:
     ("edit", "match"),
     [
         (lambda f: f.attrs.__delitem__("model_config"), "'model_config' is missing"),
-        (lambda f: f.attrs.__setitem__("model_config", b"{bad"), "'model_config' is not valid"),
+        (lambda f: f.attrs.__setitem__("model_config", b"{bad"), "'model_config': not valid JSON"),
         (lambda f: f.attrs.__setitem__("model_config", b"[1, 2]"), "'model_config' must be"),
         (lambda f: f.attrs.__setitem__("training_config", b"{}"), "optimizer_config"),
-        (lambda f: f.attrs.__setitem__("training_config", b"{oops"), "'training_config' is not"),
+        (lambda f: f.attrs.__setitem__("training_config", b"{oops"),
+         "'training_config': not valid JSON"),
         (lambda f: f.__delitem__("model_weights"), "'model_weights'"),
         (lambda f: f["model_weights"].attrs.__delitem__("layer_names"), "'layer_names' is missing"),
         (lambda f: f["model_weights"].attrs.__setitem__("layer_names", [b"dense_x"]), "dense_x"),

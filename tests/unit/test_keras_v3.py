@@ -481,7 +481,7 @@ def test_bad_json(good: Path) -> None:
 
 def test_json_size_cap(good: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(reader, "_MAX_JSON", 100)
-    with pytest.raises(FormatError, match="larger than 100 bytes"):
+    with pytest.raises(FormatError, match="more than the 100 accepted"):
         keras_v3.load(good)
 
 

@@ -543,13 +543,14 @@ HOSTILE: dict[str, tuple[Any, str]] = {
         lambda p: _edit_root_meta(p, lambda s: json.dumps({"name": "x"})), "neither model_config"),
     "bad model config": (
         lambda p: _edit_root_meta(p, lambda s: json.dumps(
-            {"model_config": {"class_name": "Dense", "config": {"units": 2}}})), "cannot be read"),
+            {"model_config": {"class_name": "Dense", "config": {"units": 2}}})), "not a model"),
     "config of the wrong shape": (
         lambda p: _edit_root_meta(p, lambda s: json.dumps(
             {"model_config": {"class_name": "Sequential", "config": {"layers": [7]}}})),
-        "cannot be read"),
+        r"model_config\.config\.layers\[0\]: expected a layer config entry .*received 7"),
     "deeply nested metadata": (
-        lambda p: _edit_root_meta(p, lambda s: "[" * 100000 + "]" * 100000), "not valid JSON"),
+        lambda p: _edit_root_meta(p, lambda s: "[" * 100000 + "]" * 100000),
+        "nested deeper than 100 levels"),
     "bad training_config": (
         lambda p: _edit_root_meta(p, lambda s: json.dumps(
             {**json.loads(s), "training_config": {"loss": "mse"}})), "optimizer_config"),
