@@ -64,6 +64,7 @@ from .._io import write_bytes
 from .._proto.tf import checkpoint_state_pb2, trackable_object_graph_pb2
 from ..errors import ConfigError, FormatError
 from ..model.base import Model
+from ..model.preflight import check_model
 from ..optimizers import Optimizer
 from ..savedmodel import layout
 from ..savedmodel.object_graph import GraphNode, ObjectGraph, add_optimizer, build_model_graph
@@ -310,6 +311,7 @@ def save_weights(
             f"save_weights: the weights of model {model.name!r} have not yet been created (the "
             f"model is not built; tf_keras refuses too): call it on data or build it first"
         )
+    check_model(model, include_optimizer=include_optimizer, what=f"saving {path}")
     graph = build_checkpoint_graph(model, include_optimizer=include_optimizer, root=root)
     keys = graph.checkpoint_keys()
     tog = graph.trackable_object_graph(keys).SerializeToString()

@@ -39,6 +39,7 @@ from ..errors import ConfigError, TargetCompatibilityError, UnsupportedDtypeErro
 from ..model.base import CompileInfo, Model
 from ..model.layer import Layer
 from ..model.naming import renamed_layers
+from ..model.preflight import check_model
 from ..model.sequential import Sequential
 from ..model.serialize import serialize_model
 from ..model.variable import Variable
@@ -471,6 +472,12 @@ def write_model(
         warnings.warn(TARGET_NOTES[target], stacklevel=2)
 
 
+def _describe(filepath: Any) -> str:
+    if isinstance(filepath, h5py.Group):
+        return L.describe(filepath)
+    return str(filepath)
+
+
 def _atomic(filepath: Any, fill: Any) -> None:
     """Write a new file next to ``filepath`` and move it over the target when complete."""
     with atomic_path(filepath, what="an .h5 save") as tmp, h5py.File(tmp, "w-") as f:
@@ -497,6 +504,7 @@ def save(
     written for tf_keras (``"keras2"``) with a warning that sends Keras 3 users to ``.keras``.
     An explicit target raises instead, as does a model tf_keras cannot express at all.
     """
+    check_model(model, include_optimizer=include_optimizer, what=f"saving {_describe(filepath)}")
 
     def write(chosen: str) -> None:
         def fill(root: h5py.Group) -> None:
@@ -542,6 +550,7 @@ def save_weights(model: Model, filepath: Any, target: str = "both", **ignored: A
         raise ConfigError(
             f"keras_h5.save_weights: target must be one of {L.TARGETS}, received {target!r}"
         )
+    check_model(model, include_optimizer=False, what=f"saving {_describe(filepath)}")
 
     def fill(root: h5py.Group) -> None:
         attrs = (L.LAYER_NAMES, L.KERAS_VERSION, L.BACKEND)

@@ -23,6 +23,7 @@ from ..errors import ConfigError
 from ..model.base import CompileInfo, Model
 from ..model.dialect import check_dialect
 from ..model.naming import renamed_layers
+from ..model.preflight import check_model
 from ..model.sequential import Sequential
 from ..model.serialize import model_config, serialize_model
 from .h5image import H5Group, build_h5_image
@@ -207,6 +208,7 @@ def save(
     the same model gives the same bytes. Other keyword arguments of ``save_model`` are accepted
     and ignored (``.keras`` has no use for them).
     """
+    check_model(model, include_optimizer=include_optimizer, what=f"saving {filepath}")
     members = build_members(model, target, include_optimizer, date_saved)
     if hasattr(filepath, "write"):
         write_zip(filepath, members)
@@ -226,6 +228,7 @@ def save_weights(model: Model, filepath: Any, target: str = "keras3", **ignored:
     """``model.save_weights("x.weights.h5")``: the ``model.weights.h5`` tree as a plain file
     (with the optimizer's variables when compiled, as Keras 3 writes it)."""
     check_dialect(target, what="target")
+    check_model(model, include_optimizer=True, what=f"saving {filepath}")
     with renamed_layers(model, target, "the weights file"):
         parts, _ = build_h5_image(list(weights_groups(model, target, include_optimizer=True)))
     if hasattr(filepath, "write"):

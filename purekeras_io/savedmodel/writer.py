@@ -28,6 +28,7 @@ from .._proto.tf import fingerprint_pb2, meta_graph_pb2, saved_model_pb2
 from ..errors import ConfigError, FileExistsRefusedError
 from ..model.base import Model
 from ..model.dialect import keras3_names_kept
+from ..model.preflight import check_model
 from ..tensorbundle.writer import BundleWriter, string_scalar
 from . import functions, layout
 from .keras_metadata import build_saved_metadata
@@ -221,6 +222,7 @@ def save(
         raise ConfigError(
             f"savedmodel.save: model {model.name!r} is not built (give it an input shape first)"
         )
+    check_model(model, include_optimizer=include_optimizer, what=f"saving {os.fspath(dirpath)}")
     opts = _parse_options(options)
     fsync = bool(ignored.pop("fsync", opts.fsync))
     target = Path(os.path.abspath(os.fspath(dirpath)))
