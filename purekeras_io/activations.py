@@ -28,7 +28,9 @@ import numpy as np
 
 from .errors import ConfigError
 
-__all__ = ["ACTIVATIONS", "KERAS2_NAMES", "elu", "gelu", "get", "name_of", "sigmoid", "softmax"]
+__all__ = [
+    "ACTIVATIONS", "KERAS2_NAMES", "elu", "gelu", "get", "name_of", "relu", "sigmoid", "softmax",
+]
 
 Fn = Callable[[np.ndarray], np.ndarray]
 
@@ -82,6 +84,44 @@ def gelu(x: np.ndarray, approximate: bool = False) -> np.ndarray:
         return 0.5 * x * (1.0 + np.tanh(c * (x + 0.044715 * x**3)))
     verf = np.vectorize(math.erf, otypes=[np.float64])
     return (0.5 * x * (1.0 + verf(x.astype(np.float64) / math.sqrt(2.0)))).astype(x.dtype)
+
+
+def relu(
+    x: np.ndarray,
+    negative_slope: float = 0.0,
+    max_value: float | None = None,
+    threshold: float = 0.0,
+    dialect: str = "keras3",
+) -> np.ndarray:
+    """The ReLU layer's function, in the steps each generation takes (tf_keras
+    ``backend.relu``, Keras 3 ``ReLU.static_call``), so NaN and infinities come out as in
+    TensorFlow: ``relu(-inf) = 0``; with a threshold tf_keras multiplies by ``x > threshold``
+    (``-inf * 0 = NaN``) where Keras 3 selects (``0``); the negative part is subtracted last."""
+    x = np.asarray(x)
+    with np.errstate(invalid="ignore", over="ignore"):  # -inf * 0 is TF's NaN too
+        return _relu(x, negative_slope, max_value, threshold, dialect)
+
+
+def _relu(
+    x: np.ndarray, negative_slope: float, max_value: float | None, threshold: float, dialect: str
+) -> np.ndarray:
+    if negative_slope != 0.0:
+        if max_value is None and threshold == 0:
+            return np.where(x > 0, x, x * np.asarray(negative_slope, x.dtype))
+        negative = np.maximum(-x + np.asarray(threshold, x.dtype), 0)
+    clip = max_value is not None
+    if threshold != 0:
+        above = x > np.asarray(threshold, x.dtype)
+        y = x * above.astype(x.dtype) if dialect == "keras2" else np.where(above, x, 0)
+    elif max_value == 6:
+        y, clip = np.clip(x, 0, 6), False
+    else:
+        y = np.maximum(x, 0)
+    if clip:
+        y = np.clip(y, 0, np.asarray(max_value, x.dtype))
+    if negative_slope != 0.0:
+        y = y - np.asarray(negative_slope, x.dtype) * negative
+    return np.asarray(y).astype(x.dtype, copy=False)
 
 
 def _relu6(x: np.ndarray) -> np.ndarray:

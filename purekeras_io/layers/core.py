@@ -157,10 +157,8 @@ class ReLU(Layer):
         x = np.asarray(inputs)
         c = self.config
         thr, slope = float(c["threshold"] or 0.0), float(c["negative_slope"] or 0.0)
-        y = np.where(x >= thr, x, slope * (x - thr))
-        if c["max_value"] is not None:
-            y = np.minimum(y, c["max_value"])
-        return y.astype(x.dtype)
+        top = None if c["max_value"] is None else float(c["max_value"])
+        return activations.relu(x, slope, top, thr, self.source_dialect)
 
 
 @register

@@ -6,16 +6,20 @@ means ``pool_size``; both write the resolved value), ``data_format``; the global
 defaults it to 2, as we do.
 
 ``same`` padding pads like a convolution (``max((out - 1) * s + k - n, 0)``, smaller half first);
-max pooling never picks a pad and average pooling divides by the number of real inputs in the
-window (TensorFlow's ``avg_pool`` excludes the padding). ``GlobalAveragePooling1D`` is the only
-one that takes a mask (a masked mean; steps where the mask is false are left out); no pooling
-passes a mask on.
+average pooling divides by the number of real inputs in the window (TensorFlow's ``avg_pool``
+excludes the padding). Max pooling follows TensorFlow's kernels on NaN and infinity (checked in
+TF 2.21): a pad counts as the lowest finite value (``-3.4e38`` in float32); 1D/2D ``MaxPool``
+skips NaN, so a window of only NaN or -inf gives that lowest value; ``MaxPool3D`` keeps a NaN
+unless a later value in the window replaces it. ``GlobalAveragePooling1D`` is the only one that
+takes a mask (a masked mean; steps where the mask is false are left out); no pooling passes a
+mask on.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import ml_dtypes
 import numpy as np
 
 from ..errors import ConfigError
@@ -117,8 +121,27 @@ class _Pooling(Layer):
         ones = [1] * self.rank
         axes = tuple(range(1 + self.rank, 1 + 2 * self.rank))
         if self.reduce == "max":
-            padded = pad_spatial(work, pads, value=-np.inf)
-            y = window_view(padded, c["pool_size"], c["strides"], ones).max(axis=axes)
+            # TensorFlow's max pooling (checked against TF 2.21): padding counts as the lowest
+            # finite value. MaxPool (1D, 2D) starts each window at that value and skips NaN, so
+            # an all-NaN or all -inf window gives it. MaxPool3D folds the window in row-major
+            # order from -inf with ``acc = acc if acc > v else v``: a NaN is kept until a later
+            # number replaces it.
+            lowest = np.asarray(
+                ml_dtypes.finfo(_float(out_dtype(self.compute_dtype), work.dtype)).min, work.dtype
+            )
+            if self.rank == 3:
+                view = window_view(
+                    pad_spatial(work, pads, value=float(lowest)), c["pool_size"], c["strides"], ones
+                )
+                y = np.full(view.shape[:4] + view.shape[-1:], -np.inf, work.dtype)
+                for at in np.ndindex(*c["pool_size"]):
+                    v = view[(slice(None),) * 4 + at]
+                    y = np.where(y > v, y, v)
+            else:
+                clean = np.where(np.isnan(work), lowest, work)
+                padded = pad_spatial(clean, pads, value=float(lowest))
+                y = window_view(padded, c["pool_size"], c["strides"], ones).max(axis=axes)
+                y = np.maximum(y, lowest)
         else:
             padded = pad_spatial(work, pads)
             y = window_view(padded, c["pool_size"], c["strides"], ones).sum(axis=axes)
@@ -129,6 +152,11 @@ class _Pooling(Layer):
                 y = y / np.prod(c["pool_size"])
         y = from_channels_last(np.asarray(y), c["data_format"])
         return y.astype(out_dtype(self.compute_dtype), copy=False)
+
+
+def _float(dtype: Any, fallback: Any) -> Any:
+    dt = np.dtype(dtype)
+    return dt if dt.kind == "f" else np.dtype(fallback)
 
 
 class _Pooling1D(_Pooling):
