@@ -7,7 +7,8 @@ at the end (an existing target is replaced only then):
    (:mod:`.functions`), then the optimizer subtree as checkpoint-only nodes;
 2. ``variables/``: every variable under ``<first BFS path>/.ATTRIBUTES/VARIABLE_VALUE`` plus
    ``_CHECKPOINTABLE_OBJECT_GRAPH``, added in sorted key order as TF's saver does (one shard);
-3. ``saved_model.pb``, ``keras_metadata.pb``, ``fingerprint.pb``, empty ``assets/``.
+3. ``saved_model.pb``, ``keras_metadata.pb``, ``fingerprint.pb``, empty ``assets/``, and with
+   ``save_debug_info`` the ``debug/saved_model_debug_info.pb`` of :mod:`.debug_info`.
 
 Every byte depends only on the model: protos are serialized deterministically and the
 fingerprint's hashes (and ``uuid``) are BLAKE2b digests of the files' contents.
@@ -23,26 +24,42 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .. import __version__
 from .._io import atomic_dir, fsync_dir, fsync_file
 from .._proto.tf import fingerprint_pb2, meta_graph_pb2, saved_model_pb2
-from ..errors import ConfigError, FileExistsRefusedError
+from ..errors import ConfigError, FileExistsRefusedError, UnsupportedFeatureError
 from ..model.base import Model
 from ..model.dialect import keras3_names_kept
 from ..model.preflight import check_model
 from ..tensorbundle.writer import BundleWriter, string_scalar
 from . import functions, layout
+from .debug_info import DEBUG_DIR, DEBUG_INFO_FILENAME, build_debug_info
 from .keras_metadata import build_saved_metadata
 from .object_graph import add_optimizer, build_model_graph
 from .optimizer_state import optimizer_checkpoint_state
 from .traces import needs_python
 
-__all__ = ["SaveOptions", "save", "write_files"]
+__all__ = ["SaveOptions", "check_options", "save", "write_files"]
 
 
 @dataclasses.dataclass(frozen=True)
 class SaveOptions:
-    """``tf.saved_model.SaveOptions``' fields (all accepted; none changes the Keras tier), plus
-    ``fsync`` (flush files and folders to disk before returning)."""
+    """``tf.saved_model.SaveOptions``' fields, plus ``fsync`` (flush files and folders to disk
+    before returning). What each means here (:func:`check_options`):
+
+    * honoured: ``save_debug_info`` (``debug/saved_model_debug_info.pb``, :mod:`.debug_info`),
+      ``extra_tags`` (added to the MetaGraph's tags after ``serve``), ``function_aliases``
+      (alias -> signature name, :mod:`.functions`), ``experimental_skip_saver`` (no saver
+      functions in the main graph), ``fsync``;
+    * accepted, with nothing to change in our files: ``namespace_whitelist`` (we emit only
+      TensorFlow's own ops), ``experimental_debug_stripper`` (our nodes carry no debug info),
+      ``experimental_io_device`` (where TF's runtime does I/O), ``experimental_variable_policy``
+      (our variables have no devices and none is distributed), ``experimental_custom_gradients``
+      (our functions have no custom gradients);
+    * refused (:class:`~purekeras_io.errors.UnsupportedFeatureError`):
+      ``experimental_image_format`` (the chunked ``.cpb`` form) and
+      ``experimental_sharding_callback`` (a TensorFlow callable).
+    """
 
     namespace_whitelist: Any = None
     save_debug_info: bool = False
@@ -81,6 +98,25 @@ def _parse_options(options: Any) -> SaveOptions:
         "SavedModel options must be None, purekeras_io.savedmodel.SaveOptions, a dict of its "
         f"fields or tf.saved_model.SaveOptions; received {type(options).__name__}: {options!r:.200}"
     )
+
+
+def check_options(opts: SaveOptions, where: str) -> None:
+    """Refuse the options whose meaning needs TensorFlow's runtime objects."""
+    refused = {
+        "experimental_image_format": bool(opts.experimental_image_format),
+        "experimental_sharding_callback": opts.experimental_sharding_callback is not None,
+    }
+    for name, bad in refused.items():
+        if bad:
+            raise UnsupportedFeatureError(
+                f"{where}: SaveOptions.{name}={getattr(opts, name)!r:.200} is not supported "
+                "(it needs TensorFlow's runtime objects); leave it at its default"
+            )
+    tags = opts.extra_tags
+    if tags is not None and (isinstance(tags, (str, bytes))
+                             or not all(isinstance(t, str) and t for t in tags)):
+        raise ConfigError(f"{where}: SaveOptions.extra_tags must be a list of non-empty "
+                          f"strings; received {tags!r:.200}")
 
 
 def _hash64(data: bytes) -> int:
@@ -140,6 +176,8 @@ def write_files(
     # saved_model.pb
     info = meta_graph.meta_info_def
     info.tags.append(layout.SERVE_TAG)
+    opts = options if isinstance(options, SaveOptions) else _parse_options(options)
+    info.tags.extend(t for t in (opts.extra_tags or ()) if t != layout.SERVE_TAG)
     info.tensorflow_version = layout.TENSORFLOW_VERSION
     info.tensorflow_git_version = layout.TENSORFLOW_GIT_VERSION
     info.stripped_default_attrs = True
@@ -174,8 +212,15 @@ def write_files(
         hashlib.blake2b(saved_model_bytes + index_bytes, digest_size=16).digest(), "little"))
     _write(root / layout.FINGERPRINT_FILENAME, fingerprint.SerializeToString(deterministic=True),
            fsync)
+    subdirs = [layout.VARIABLES_DIR, layout.ASSETS_DIR]
+    if opts.save_debug_info:
+        (root / DEBUG_DIR).mkdir()
+        debug = build_debug_info(meta_graph, model, __version__)
+        _write(root / DEBUG_DIR / DEBUG_INFO_FILENAME, debug.SerializeToString(deterministic=True),
+               fsync)
+        subdirs.append(DEBUG_DIR)
     if fsync:
-        for sub in (layout.VARIABLES_DIR, layout.ASSETS_DIR):
+        for sub in subdirs:
             fsync_dir(root / sub)
         fsync_dir(root)
     return added
@@ -224,6 +269,7 @@ def save(
         )
     check_model(model, include_optimizer=include_optimizer, what=f"saving {os.fspath(dirpath)}")
     opts = _parse_options(options)
+    check_options(opts, f"saving {os.fspath(dirpath)}")
     fsync = bool(ignored.pop("fsync", opts.fsync))
     target = Path(os.path.abspath(os.fspath(dirpath)))
     if target == target.parent or Path.cwd().is_relative_to(target):

@@ -466,6 +466,40 @@ def test_options_and_signatures(tmp_path: Path) -> None:
     assert not (tmp_path / "d").exists()
 
 
+def test_save_options_debug_info_tags_and_refusals(tmp_path: Path) -> None:
+    from purekeras_io._proto.tf import graph_debug_info_pb2, saved_model_pb2
+
+    model = _cnn()
+    opts = {"save_debug_info": True, "extra_tags": ["gpu", "serve"]}
+    savedmodel.save(model, tmp_path / "a", options=opts)
+    savedmodel.save(model, tmp_path / "b", options=opts)
+    assert _all_bytes(tmp_path / "a") == _all_bytes(tmp_path / "b")
+    info = graph_debug_info_pb2.GraphDebugInfo()
+    info.ParseFromString((tmp_path / "a" / "debug" / "saved_model_debug_info.pb").read_bytes())
+    sm = saved_model_pb2.SavedModel()
+    sm.ParseFromString((tmp_path / "a" / "saved_model.pb").read_bytes())
+    meta = sm.meta_graphs[0]
+    assert list(meta.meta_info_def.tags) == ["serve", "gpu"]
+    nodes = {f"{n.name}@{f.signature.name}" for f in meta.graph_def.library.function
+             for n in f.node_def}
+    assert nodes and set(info.name_to_trace_id) == nodes
+    layer_names = {layer.name for layer in model.iter_layers()
+                   if layer.class_name() != "InputLayer"}
+    funcs = {info.frames_by_id[info.traces_by_id[t].frame_id[-1]].func
+             for t in info.name_to_trace_id.values()}
+    assert layer_names <= funcs
+    assert pk.models.load_model(tmp_path / "a").count_params() == model.count_params()
+    savedmodel.save(model, tmp_path / "c")
+    assert not (tmp_path / "c" / "debug").exists()
+    for bad in ({"experimental_image_format": True},
+                {"experimental_sharding_callback": object()}):
+        with pytest.raises(UnsupportedFeatureError, match=next(iter(bad))):
+            savedmodel.save(model, tmp_path / "d", options=bad)
+    with pytest.raises(ConfigError, match="extra_tags"):
+        savedmodel.save(model, tmp_path / "d", options={"extra_tags": "gpu"})
+    assert not (tmp_path / "d").exists()
+
+
 def test_unlowerable_layer_warns_and_writes_no_signature(tmp_path: Path) -> None:
     model = _seed()
     unknown = UnknownLayer("MyLayer", name="mine")
