@@ -344,6 +344,7 @@ class FunctionBuilder(_Builder):
         super().__init__()
         self.name = name
         self._args: list[op_def_pb2.OpDef.ArgDef] = []
+        self._arg_shapes: list[Shape] = []  # () for resources, as TF records them
         self._arg_names: set[str] = set()
         self._rets: list[tuple[str, Tensor]] = []
         self._control_rets: list[str] = []
@@ -370,6 +371,7 @@ class FunctionBuilder(_Builder):
             data.dtype = cast(types_pb2.DataType, dtype_enum(handle[0]))
             data.shape.CopyFrom(shape_proto(handle[1]))
         self._args.append(proto)
+        self._arg_shapes.append(() if handle is not None or dtype == "resource" else shape)
         return Tensor(unique, dtype, shape)
 
     def ret(self, name: str, tensor: Tensor) -> str:
@@ -391,6 +393,15 @@ class FunctionBuilder(_Builder):
         sig = fdef.signature
         sig.name = self.name
         sig.input_arg.extend(self._args)
+        # Argument shapes as TF records them (``_input_shapes``; ``arg_attr[i]._output_shapes``
+        # and ``_user_specified_name``): TF's loaders do not need them, but tf2onnx freezes a
+        # signature into placeholders of exactly these shapes (scalars when missing).
+        fdef.attr["_input_shapes"].list.shape.extend(shape_proto(s) for s in self._arg_shapes)
+        for i, (arg, shape) in enumerate(zip(self._args, self._arg_shapes)):
+            attrs = fdef.arg_attr[i].attr
+            if arg.type != types_pb2.DT_RESOURCE:
+                attrs["_output_shapes"].list.shape.add().CopyFrom(shape_proto(shape))
+            attrs["_user_specified_name"].s = arg.name.encode()
         for name, tensor in self._rets:
             out = sig.output_arg.add()
             out.name = name

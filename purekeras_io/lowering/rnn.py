@@ -225,7 +225,7 @@ def _time_loop(ctx: LowerContext, name: str, plan: _CellPlan, seq: Tensor, mask:
     outs = _body(bctx, body, names, loop, plan, len(states), mask is not None, zero_masked,
                  want_sequence)
     for n, t in zip(names, outs):
-        body.ret(n, t)
+        body.ret(f"next_{n}", t)  # not the argument names: OpenVINO resolves both alike
     ctx.library.add(body)
 
     result = ctx.op("StatelessWhile", loop, cond=cond.name, body=body.name,
