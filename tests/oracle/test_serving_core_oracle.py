@@ -76,6 +76,16 @@ def test_seed_through_tflite_and_saved_model_cli(oracle: Any, tmp_path: Path) ->
     assert not failures(report), failures(report)
 
 
+def test_save_debug_info_is_served(oracle: Any, tmp_path: Path) -> None:
+    """``SaveOptions(save_debug_info=True)`` adds ``debug/``; every consumer still serves it."""
+    cases = [c for c in _cases() if c[0] in ("seed", "multi_io")]
+    report = check_serving(oracle, tmp_path, cases,
+                           consumers=("tfsm", "call", "tf1", "cli", "tflite"),
+                           save_kwargs={"options": {"save_debug_info": True}})
+    assert not failures(report), failures(report)
+    assert (tmp_path / "seed" / "debug" / "saved_model_debug_info.pb").stat().st_size > 0
+
+
 class _Spec:
     """Stands in for ``tf.TensorSpec`` (duck-typed: shape, dtype, name)."""
 
