@@ -97,3 +97,15 @@ def oracle_jax() -> Oracle:
 def oracle_torch() -> Oracle:
     """Keras 3.15.1 on the PyTorch backend (CPU wheel)."""
     return get_oracle("torch")
+
+
+@pytest.fixture(scope="session")
+def oracle_openvino() -> Oracle:
+    """OpenVINO's TensorFlow frontend, in an environment without TensorFlow."""
+    return get_oracle("openvino")
+
+
+@pytest.fixture(scope="session")
+def oracle_onnx() -> Oracle:
+    """tf2onnx (with the tf oracle's TensorFlow) and onnxruntime."""
+    return get_oracle("onnx")

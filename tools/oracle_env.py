@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""Create (once) and locate the oracle virtual environments: the real TensorFlow, tf_keras, Keras.
+"""Create (once) and locate the oracle virtual environments: the real TensorFlow, tf_keras, Keras,
+and the converters that take a SavedModel (OpenVINO; tf2onnx with onnxruntime).
 
     python tools/oracle_env.py ensure tf      # prints the oracle's python executable
+
+Each kind is declared by its requirements file, ``tests/oracle/requirements-<kind>.txt``.
 
 Each environment lives outside the repository, in ``$PUREKERAS_ORACLE_CACHE`` (default
 ``~/.cache/purekeras_io``), under a name that carries a hash of its requirements file, so editing
@@ -25,7 +28,7 @@ __all__ = ["ensure", "env_dir"]
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS = ROOT / "tests" / "oracle"
-KINDS = ("tf", "jax", "torch")
+KINDS = ("tf", "jax", "torch", "openvino", "onnx")
 
 
 def _cache() -> Path:
