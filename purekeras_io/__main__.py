@@ -1,4 +1,6 @@
-"""Command line: ``python -m purekeras_io demo OUTDIR`` saves the seed example in every format.
+"""Command line: ``python -m purekeras_io VERB …`` is the ``purekeras`` tool
+(:mod:`purekeras_io.cli`);
+``python -m purekeras_io demo OUTDIR`` saves the seed example in every format.
 
 The seed example is the one of ``tf.keras.models.save_model`` with one import changed::
 
@@ -10,7 +12,6 @@ The seed example is the one of ``tf.keras.models.save_model`` with one import ch
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -60,18 +61,10 @@ def demo(outdir: str | os.PathLike[str]) -> list[tuple[str, str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="purekeras_io", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    p_demo = sub.add_parser("demo", help="save the seed example in every format")
-    p_demo.add_argument("outdir", nargs="?", default="purekeras_demo")
-    args = parser.parse_args(argv)
-    if args.cmd == "demo":
-        failed = False
-        for path, result in demo(args.outdir):
-            print(f"{path}: {result}")
-            failed = failed or result == "MISMATCH"
-        return 1 if failed else 0
-    return 2
+    """``purekeras`` (:func:`purekeras_io.cli.main`): ``demo``, ``inspect``, ``convert``, …"""
+    from .cli import main as cli_main
+
+    return cli_main(argv)
 
 
 if __name__ == "__main__":
