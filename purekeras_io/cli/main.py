@@ -25,6 +25,8 @@ EXIT_ERROR = 2
 # verb → module in this package (each has add_parser and run).
 VERBS = {
     "inspect": "inspect_cmd",
+    "convert": "convert",
+    "diff": "diff",
     "demo": "demo",
 }
 

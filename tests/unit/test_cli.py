@@ -115,7 +115,7 @@ def test_inspect_json_model(capsys: Any, files: dict[str, Path], key: str) -> No
 
 
 def test_inspect_savedmodel_signatures(capsys: Any, files: dict[str, Path]) -> None:
-    code, out, _ = run(capsys, "inspect", "--json", str(files["sm"]))
+    _code, out, _ = run(capsys, "inspect", "--json", str(files["sm"]))
     sm = json.loads(out)["savedmodel"]
     sig = sm["meta_graphs"][0]["signatures"]["serving_default"]
     (spec,) = sig["inputs"].values()
@@ -137,9 +137,10 @@ def test_inspect_savedmodel_without_keras_metadata(capsys: Any, files: dict[str,
 
 def test_inspect_checkpoint_and_functional(capsys: Any, files: dict[str, Path]) -> None:
     code, out, _ = run(capsys, "inspect", "--json", str(files["ckpt"]))
+    assert code == 0
     keys = {t["key"]: t for t in json.loads(out)["checkpoint"]["tensors"]}
     assert any(k.endswith("kernel/.ATTRIBUTES/VARIABLE_VALUE") for k in keys)
-    code, out, _ = run(capsys, "inspect", "--json", str(files["func"]))
+    _code, out, _ = run(capsys, "inspect", "--json", str(files["func"]))
     m = json.loads(out)["model"]
     assert [i["name"] for i in m["inputs"]] == ["a", "b"]
     assert next(la for la in m["layers"] if la["name"] == "cat")["inbound"] == ["a", "b"]
@@ -154,7 +155,7 @@ def test_inspect_checkpoint_and_functional(capsys: Any, files: dict[str, Path]) 
 )
 def test_user_errors_one_line(capsys: Any, argv: list[str], needle: str) -> None:
     argv = [a.format(readme=ROOT / "README.md") for a in argv]
-    code, out, err = run(capsys, *argv)
+    code, _out, err = run(capsys, *argv)
     assert code == 2
     assert needle in err and err.count("\n") == 1 and "Traceback" not in err
 
@@ -184,3 +185,103 @@ def test_module_entry_point_and_demo(tmp_path: Path) -> None:
                            str(tmp_path / "seed.keras")],
                           capture_output=True, text=True, env=env, cwd=str(ROOT))
     assert proc.returncode == 0 and "softmax" in proc.stdout, proc.stderr
+
+
+# ------------------------------------------------------------------ convert and diff
+
+
+def _load(path: Path) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pk.models.load_model(path)
+
+
+def _same_state(a: Any, b: Any) -> None:
+    assert a.optimizer.iterations == b.optimizer.iterations
+    for x, y in zip(a.optimizer.flat_slots(), b.optimizer.flat_slots()):
+        np.testing.assert_array_equal(x[2], y[2])
+    for x, y in zip(a.weights, b.weights):
+        np.testing.assert_array_equal(x.value, y.value)
+
+
+@pytest.mark.parametrize(
+    "src, dst, extra",
+    [
+        ("sm", "out.keras", []),
+        ("keras", "out.h5", ["--target", "keras2"]),
+        ("h5k2", "out_sm", []),
+        ("keras", "out_noext", ["--format", "keras"]),
+    ],
+)
+def test_convert_keeps_weights_and_optimizer_state(
+    capsys: Any, files: dict[str, Path], tmp_path: Path, src: str, dst: str, extra: list[str]
+) -> None:
+    target = tmp_path / dst
+    code, _, err = run(capsys, "convert", str(files[src]), str(target), *extra)
+    assert code == 0, err
+    a, b = _load(files[src]), _load(target)
+    assert b.compile_info is not None and b.compile_info.loss == "mse"
+    _same_state(a, b)
+    code, out, _ = run(capsys, "diff", str(files[src]), str(target))
+    assert code == 0 and "equal" in out and "optimizer variables" in out
+
+
+def test_convert_to_checkpoint(capsys: Any, files: dict[str, Path], tmp_path: Path) -> None:
+    code, _, err = run(capsys, "convert", str(files["keras"]), str(tmp_path / "c" / "ckpt"),
+                       "--format", "checkpoint")
+    assert code == 0, err
+    m = _seq(5)
+    m.load_weights(str(tmp_path / "c" / "ckpt"))
+    _same_state(_load(files["keras"]), m)
+
+
+def test_convert_refusals(capsys: Any, files: dict[str, Path], tmp_path: Path) -> None:
+    code, _, err = run(capsys, "convert", str(files["keras"]), str(files["h5"]))
+    assert code == 2 and "exists; give --force" in err
+    code, _, err = run(capsys, "convert", str(files["keras"]), str(tmp_path / "x"),
+                       "--target", "keras3")
+    assert code == 2 and "write .keras for Keras 3" in err and err.count("\n") == 1
+    code, _, err = run(capsys, "convert", str(files["ckpt"]), str(tmp_path / "y.keras"))
+    assert code == 2 and "weights only" in err
+    code, _, err = run(capsys, "convert", str(files["keras"]), str(files["h5"]), "--force",
+                       "--target", "keras2")
+    assert code == 0, err
+
+
+def test_convert_h5_both_warns_optimizer_state_dropped(
+    capsys: Any, files: dict[str, Path], tmp_path: Path
+) -> None:
+    code, _, err = run(capsys, "convert", str(files["keras"]), str(tmp_path / "b.h5"))
+    assert code == 0 and "warning" in err
+    code, out, _ = run(capsys, "diff", str(files["keras"]), str(tmp_path / "b.h5"))
+    assert code == 1 and "optimizer" in out
+    code, _, err = run(capsys, "-q", "convert", str(files["keras"]), str(tmp_path / "q.h5"))
+    assert code == 0 and err == ""
+
+
+def test_diff_names_the_changed_weight(capsys: Any, files: dict[str, Path],
+                                       tmp_path: Path) -> None:
+    m = _load(files["keras"])
+    value = np.array(m.get_layer("out").weights[0].value)
+    value[1, 0] += 0.5
+    m.get_layer("out").weights[0].assign(value)
+    m.save(tmp_path / "changed.keras")
+    code, out, _ = run(capsys, "diff", str(files["sm"]), str(tmp_path / "changed.keras"))
+    assert code == 1
+    assert "weight: out/kernel: 1 of 8 values differ" in out and "[1, 0]" in out
+    assert "largest difference: 0.5 (out/kernel)" in out
+    code, out, _ = run(capsys, "diff", "--json", str(files["sm"]),
+                       str(tmp_path / "changed.keras"))
+    rep = json.loads(out)
+    assert code == 1 and not rep["equal"] and rep["first"]["where"] == "out/kernel"
+    assert rep["largest"]["max_abs"] == pytest.approx(0.5)
+    code, out, _ = run(capsys, "diff", "--atol", "0.6", str(files["sm"]),
+                       str(tmp_path / "changed.keras"))
+    assert code == 0
+
+
+def test_diff_architecture_and_errors(capsys: Any, files: dict[str, Path]) -> None:
+    code, out, _ = run(capsys, "diff", str(files["keras"]), str(files["func"]))
+    assert code == 1 and "architecture" in out
+    code, _, err = run(capsys, "diff", str(files["keras"]), "/no/such")
+    assert code == 2 and "no such file" in err
