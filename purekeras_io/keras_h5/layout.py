@@ -35,12 +35,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 
 import h5py
 import numpy as np
 
 from ..errors import FormatError
+from .safe_attrs import SafeAttributes, Unparsed, object_address, open_safe
 
 __all__ = [
     "BACKEND",
@@ -64,6 +66,7 @@ __all__ = [
     "has_attr",
     "read_name_list",
     "read_text_attr",
+    "safe_attributes",
     "write_ascii_attr",
     "write_name_list",
     "write_utf8_attr",
@@ -171,9 +174,75 @@ def h5_access(where: str, what: str) -> Iterator[None]:
         ) from exc
 
 
+_SAFE: ContextVar[SafeAttributes | None] = ContextVar("safe_attributes", default=None)
+_MISSING = object()
+_H5PY = object()
+_VLEN_CLASS = 9  # HDF5 datatype class "variable-length"
+
+
+@contextlib.contextmanager
+def safe_attributes(f: h5py.File) -> Iterator[None]:
+    """While reading ``f``, variable-length string attributes are read from the file's bytes
+    (:mod:`.safe_attrs`), not by the HDF5 library, which can crash on a damaged global heap."""
+    safe = open_safe(f)
+    token = _SAFE.set(safe)
+    try:
+        yield
+    finally:
+        _SAFE.reset(token)
+        if safe is not None:
+            safe.close()
+
+
+def _safe_value(group: h5py.Group, name: str, where: str) -> Any:
+    """The attribute through :mod:`.safe_attrs`: bytes (scalar) or an object array of bytes;
+    ``_MISSING`` when absent; ``_H5PY`` when h5py must (and safely can) read it."""
+    safe = _SAFE.get()
+    if safe is None:
+        return _H5PY
+    try:
+        with h5_access(where, f"attribute {name!r}"):
+            address = object_address(group)
+        attrs = safe.attributes(address, where)
+        info = attrs.get(name)
+        if info is None:
+            return _MISSING
+        if info.type_class == _VLEN_CLASS and not info.vlen_string:
+            # A variable-length sequence lives in the global heap too, and h5py cannot read a
+            # damaged one safely; Keras writes none, so it is damage, not a layout to read.
+            raise FormatError(f"{where}: attribute {name!r} is a variable-length sequence, "
+                              "not a string (Keras writes none)")
+        if not info.vlen_string:
+            return _H5PY  # fixed-size data: no global heap involved
+        values = safe.strings(info, where)
+    except Unparsed:
+        return _H5PY
+    if info.shape == ():
+        return values[0]
+    return np.array(values, dtype=object).reshape(info.shape)
+
+
+def _attr(group: h5py.Group, name: str, where: str) -> Any:
+    """``group.attrs[name]`` (``_MISSING`` when absent), strings read safely when possible."""
+    value = _safe_value(group, name, where)
+    if value is not _H5PY:
+        return value
+    with h5_access(where, f"attribute {name!r}"):
+        return group.attrs[name] if name in group.attrs else _MISSING
+
+
 def has_attr(group: h5py.Group, name: str) -> bool:
     """``name in group.attrs``, with h5py's errors translated."""
-    with h5_access(describe(group), f"attribute {name!r}"):
+    safe = _SAFE.get()
+    where = describe(group)
+    if safe is not None:
+        try:
+            with h5_access(where, f"attribute {name!r}"):
+                address = object_address(group)
+            return name in safe.attributes(address, where)
+        except Unparsed:
+            pass
+    with h5_access(where, f"attribute {name!r}"):
         return name in group.attrs
 
 
@@ -201,17 +270,17 @@ def read_name_list(group: h5py.Group, name: str, *, required: bool = True) -> li
     """
     where = describe(group)
     parts: list[Any] | None
-    with h5_access(where, f"attribute {name!r}"):
-        if name in group.attrs:
-            parts = [group.attrs[name]]
-        elif f"{name}0" in group.attrs:
-            parts = []
-            i = 0
-            while f"{name}{i}" in group.attrs:
-                parts.append(group.attrs[f"{name}{i}"])
-                i += 1
-        else:
-            parts = None
+    whole = _attr(group, name, where)
+    if whole is not _MISSING:
+        parts = [whole]
+    else:
+        parts = []
+        while len(parts) < 100_000:
+            part = _attr(group, f"{name}{len(parts)}", where)
+            if part is _MISSING:
+                break
+            parts.append(part)
+        parts = parts or None
     if parts is None:
         if required:
             raise FormatError(f"{where}: attribute {name!r} is missing")
@@ -237,9 +306,8 @@ def read_name_list(group: h5py.Group, name: str, *, required: bool = True) -> li
 def read_text_attr(group: h5py.Group, name: str, *, required: bool = True) -> str | None:
     """A scalar string attribute (str or bytes, vlen or fixed) as ``str``."""
     where = describe(group)
-    with h5_access(where, f"attribute {name!r}"):
-        value = group.attrs[name] if name in group.attrs else None
-    if value is None:
+    value = _attr(group, name, where)
+    if value is _MISSING:
         if required:
             raise FormatError(f"{where}: attribute {name!r} is missing")
         return None

@@ -274,8 +274,9 @@ def load(filepath: Any, **ignored: Any) -> Model:
     """Read a full-model ``.h5`` (path or open ``h5py.File``/``h5py.Group``)."""
     with reading(_where(filepath)):
         if isinstance(filepath, h5py.Group):
-            return read_model(filepath)
-        with _open(filepath) as f:
+            with L.safe_attributes(filepath.file):
+                return read_model(filepath)
+        with _open(filepath) as f, L.safe_attributes(f):
             return read_model(f)
 
 
@@ -290,9 +291,10 @@ def load_weights(model: Model, filepath: Any, **ignored: Any) -> None:
 
     with reading(_where(filepath)):
         if isinstance(filepath, h5py.Group):
-            read(filepath)
+            with L.safe_attributes(filepath.file):
+                read(filepath)
             return
-        with _open(filepath) as f:
+        with _open(filepath) as f, L.safe_attributes(f):
             read(f)
 
 
