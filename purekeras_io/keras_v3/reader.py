@@ -449,6 +449,10 @@ def _open_zip(filepath: Any, where: str) -> Iterator[tuple[zipfile.ZipFile, Any,
 
 def _check_members(zf: zipfile.ZipFile, where: str) -> None:
     names = set(zf.namelist())
+    for name in sorted(names):  # nothing is extracted, but such a name is a hostile archive
+        parts = name.replace("\\", "/").split("/")
+        if name.startswith(("/", "\\")) or ".." in parts or (parts[0][1:2] == ":"):
+            raise FormatError(f"{where}: member {name!r} escapes the archive's folder; refused")
     if CONFIG_MEMBER not in names:
         raise FormatError(f"{where}: no {CONFIG_MEMBER} member (members: {sorted(names)[:10]})")
     if WEIGHTS_MEMBER not in names:
