@@ -27,6 +27,9 @@ VERBS = {
     "inspect": "inspect_cmd",
     "convert": "convert",
     "diff": "diff",
+    "verify": "verify",
+    "plot": "plot",
+    "tensorboard": "tensorboard_cmd",
     "demo": "demo",
 }
 
@@ -56,8 +59,6 @@ def build_parser() -> argparse.ArgumentParser:
     for module in VERBS.values():
         importlib.import_module(f"{__package__}.{module}").add_parser(sub, [common])
     return parser
-
-
 
 
 def main(argv: list[str] | None = None) -> int:
