@@ -109,3 +109,21 @@ def oracle_openvino() -> Oracle:
 def oracle_onnx() -> Oracle:
     """tf2onnx (with the tf oracle's TensorFlow) and onnxruntime."""
     return get_oracle("onnx")
+
+
+@pytest.fixture(scope="session")
+def oracle_tensorboard() -> Oracle:
+    """TensorBoard 2.21 (its event reader and graph plugin), without TensorFlow."""
+    return get_oracle("tensorboard")
+
+
+@pytest.fixture(scope="session")
+def oracle_torchvision() -> Oracle:
+    """PyTorch 2.14.1 + torchvision 0.29.1, without TensorFlow (the importers' reference)."""
+    return get_oracle("torchvision")
+
+
+@pytest.fixture(scope="session")
+def oracle_flax() -> Oracle:
+    """JAX 0.10.2 + Flax 0.12.8 + safetensors, without TensorFlow (the importers' reference)."""
+    return get_oracle("flax")

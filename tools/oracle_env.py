@@ -28,7 +28,7 @@ __all__ = ["ensure", "env_dir"]
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS = ROOT / "tests" / "oracle"
-KINDS = ("tf", "jax", "torch", "openvino", "onnx")
+KINDS = ("tf", "jax", "torch", "openvino", "onnx", "tensorboard", "torchvision", "flax")
 
 
 def _cache() -> Path:

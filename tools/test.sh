@@ -7,7 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 "$PY" -m pip install -q --disable-pip-version-check -e '.[test]'
-"$PY" tools/oracle_env.py ensure tf jax torch openvino onnx >/dev/null
+# Graphviz's `dot` renders what `purekeras plot` writes (the test checks it with the real tool).
+if ! command -v dot >/dev/null; then
+    SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq graphviz >/dev/null
+fi
+"$PY" tools/oracle_env.py ensure tf jax torch openvino onnx tensorboard torchvision flax >/dev/null
 "$PY" -m ruff check purekeras_io tools tests
 "$PY" -m mypy
 "$PY" -m pytest -q "$@"
