@@ -6,7 +6,7 @@ The Keras API, unchanged: ``pk.Sequential``, ``pk.Model``, ``pk.Input``, ``pk.la
 
 from __future__ import annotations
 
-from . import activations, dtypes, errors, initializers, layers, models, optimizers
+from . import activations, dtypes, errors, importers, initializers, layers, models, optimizers
 from .errors import (
     ChecksumError,
     ConfigError,
@@ -46,6 +46,7 @@ __all__ = [
     "clear_session",
     "dtypes",
     "errors",
+    "importers",
     "initializers",
     "layers",
     "load_model",
