@@ -50,6 +50,7 @@ from ..graph.builder import FunctionBuilder, GraphBuilder, Library, Tensor
 from ..lowering import Capture, LowerContext, NotLowerable, call_model
 from ..model.base import Model
 from ..model.functional import Functional
+from ..model.sequential import Sequential
 from ..model.tensor import KerasTensor, flatten
 from ..model.variable import Variable
 from .object_graph import GraphNode, ObjectGraph
@@ -127,6 +128,10 @@ def _spec_from(obj: Any, default: InputSpec, where: str) -> InputSpec:
 
 def _model_inputs(model: Model) -> list[InputSpec]:
     names = list(getattr(model, "input_names", []) or [])
+    if isinstance(model, Sequential) and model.implicit_input and model.layers:
+        # tf_keras names the InputLayer it makes itself "<first layer>_input" (as
+        # keras_metadata.pb says), and its serving signature takes that name.
+        names = [f"{model.layers[0].name}_input"]
     out = []
     for i, kt in enumerate(model.inputs):
         name = names[i] if i < len(names) else f"input_{i}"

@@ -677,3 +677,17 @@ def test_fuzzed_files_fail_cleanly(tmp_path: Path, name: str) -> None:
         except FormatError:
             outcomes["refused"] += 1
     assert outcomes["refused"] > 0
+
+
+def test_serving_input_names_are_tf_keras_names(tmp_path: Path) -> None:
+    """A Sequential given ``input_shape`` serves its input as tf_keras names it (``dense_input``,
+    as keras_metadata.pb says); an explicit Input keeps its own name."""
+    implicit = pk.Sequential([pk.layers.Dense(5, input_shape=(3,)), pk.layers.Softmax()])
+    explicit = pk.Sequential([pk.Input((3,), name="features"), pk.layers.Dense(2)])
+    for model, name in ((implicit, "dense_input"), (explicit, "features")):
+        path = tmp_path / name
+        model.save(str(path))
+        sm = saved_model_pb2.SavedModel.FromString((path / "saved_model.pb").read_bytes())
+        sig = sm.meta_graphs[0].signature_def["serving_default"]
+        assert list(sig.inputs) == [name]
+        assert sig.inputs[name].name == f"serving_default_{name}:0"
