@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from typing import Any
 
 from ..model.verify import Report
@@ -44,10 +43,9 @@ def verify_path(path: str, ui: UI) -> Report:
         return ui.progress(items, total=total, desc=desc)
 
     if detected.format == "checkpoint":
-        from ..tensorbundle.verify import verify_bundle, verify_checkpoint_state
+        from ..checkpoint.verify import verify_checkpoint
 
-        verify_bundle(detected.path, report, progress)
-        verify_checkpoint_state(os.path.dirname(detected.path) or ".", report)
+        verify_checkpoint(detected.path, report, progress)
     elif detected.format == "savedmodel":
         from ..savedmodel.verify import verify_savedmodel
 

@@ -10,6 +10,9 @@ rule                   checked how
                        recomputed, which the report notes
 ``keras_metadata.pb``  (optional) parses; every node's metadata is JSON
 ``variables/``         the TensorBundle rules and checksums (:mod:`..tensorbundle.verify`)
+checkpoint's object    ``_CHECKPOINTABLE_OBJECT_GRAPH`` parses as a ``TrackableObjectGraph``;
+graph                  child ids in range; every ``checkpoint_key`` is a tensor of the bundle
+                       (:func:`check_object_graph`, also used for checkpoints)
 object graph           every variable node of the ``SavedObjectGraph`` has a checkpoint value
                        of its dtype and shape (same node ids as the checkpoint's object graph)
 Keras model            the config builds a model; each of its variables (matched through the
@@ -29,20 +32,49 @@ from typing import Any
 
 from .._proto.keras import saved_metadata_pb2
 from .._proto.tf import fingerprint_pb2, saved_model_pb2, trackable_object_graph_pb2
+from .._report import Progress, Report, no_progress
 from ..dtypes import by_tf_enum
 from ..model.serialize import model_from_config
 from ..model.validate import load_json
-from ..model.verify import Report, compare_weights
+from ..model.verify import compare_weights
 from ..tensorbundle.reader import Entry
-from ..tensorbundle.verify import Progress, _no_progress, verify_bundle
+from ..tensorbundle.verify import StringCheck, verify_bundle
 from . import layout
 from .object_graph import build_model_graph
 from .reader import _model_config, read_root_metadata
 from .tog import node_child, value_key
 
-__all__ = ["verify_savedmodel"]
+__all__ = ["OBJECT_GRAPH_CHECKS", "check_object_graph", "verify_savedmodel"]
 
 _MAX_PB = 1 << 31
+
+
+def check_object_graph(report: Report, name: str, data: bytes, keys: set[str]) -> None:
+    """The object graph string of a bundle (SavedModel variables or a TF2 checkpoint)."""
+    key = layout.OBJECT_GRAPH_KEY
+    tog = trackable_object_graph_pb2.TrackableObjectGraph()
+    try:
+        tog.ParseFromString(data)
+    except Exception as exc:
+        # the bundle itself is sound (its CRC matched); only object-based restores need a TOG
+        report.note(f"note: {key} does not parse as a TrackableObjectGraph "
+                    f"({exc}); a byte-level bundle, not a TF2 object-based checkpoint")
+        return
+    report.count("object graph nodes", len(tog.nodes))
+    for i, node in enumerate(tog.nodes):
+        for ref in node.children:
+            if not 0 <= ref.node_id < len(tog.nodes):
+                report.add(name, f"{key} node {i}",
+                           f"child {ref.local_name!r} points to node {ref.node_id}, outside "
+                           f"0..{len(tog.nodes) - 1}")
+        for attr in node.attributes:
+            if attr.checkpoint_key and attr.checkpoint_key not in keys:
+                report.add(name, f"{key} node {i}",
+                           f"attribute {attr.name!r} names checkpoint key "
+                           f"{attr.checkpoint_key!r}, which the bundle does not hold")
+
+
+OBJECT_GRAPH_CHECKS: dict[str, StringCheck] = {layout.OBJECT_GRAPH_KEY: check_object_graph}
 
 
 def _parse(report: Report, path: Path, message: Any) -> bytes | None:
@@ -204,7 +236,7 @@ def _keras_weights(report: Report, root: Path, index: str, tog: Any,
 
 
 def verify_savedmodel(path: str | os.PathLike[str], report: Report,
-                      progress: Progress = _no_progress) -> None:
+                      progress: Progress = no_progress) -> None:
     """Check the SavedModel directory at ``path``."""
     root = Path(os.fspath(path))
     pb = root / layout.SAVED_MODEL_FILENAME
@@ -226,7 +258,7 @@ def verify_savedmodel(path: str | os.PathLike[str], report: Report,
         else:
             report.note("note: no variables/ checkpoint (the object graph has no variables)")
         return
-    entries = verify_bundle(prefix, report, progress)
+    entries = verify_bundle(prefix, report, progress, OBJECT_GRAPH_CHECKS)
     tog = _read_tog(report, prefix, entries)
     if tog is None:
         return

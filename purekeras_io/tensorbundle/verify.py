@@ -16,9 +16,11 @@ every entry                        ``BundleEntryProto`` parses; dtype, shape, si
                                    belongs to one tensor
 every tensor's data                ``crc32c`` over its bytes; DT_STRING: length varints, the
                                    length checksum, sizes adding up, the running checksum
-``_CHECKPOINTABLE_OBJECT_GRAPH``   parses; child ids in range; every ``checkpoint_key`` exists
-``checkpoint`` state file          parses; the prefixes it names exist
 =================================  ==========================================================
+
+What the bytes mean above the bundle (the object graph of a checkpoint or SavedModel, the
+``checkpoint`` state file) is checked by the layers that own it: ``savedmodel/verify.py`` and
+``checkpoint/verify.py`` pass ``string_checks`` for the string scalars they understand.
 """
 
 from __future__ import annotations
@@ -26,13 +28,12 @@ from __future__ import annotations
 import mmap
 import os
 import struct
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
-from .._proto.tf import trackable_object_graph_pb2
-from ..model.verify import Report
+from .._report import Progress, Report, no_progress
 from . import crc32c
 from .format import (
     BLOCK_TRAILER_SIZE,
@@ -45,14 +46,11 @@ from .format import (
 from .reader import Entry, Header, decode_key, parse_entry, parse_header
 from .sstable import BlockHandle, block_trailer, decode_footer, decode_varint, parse_block
 
-__all__ = ["OBJECT_GRAPH_KEY", "verify_bundle", "verify_checkpoint_state"]
+__all__ = ["StringCheck", "verify_bundle"]
 
-OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
-Progress = Callable[[Iterable[Any], int, str], Iterator[Any]]
-
-
-def _no_progress(items: Iterable[Any], total: int, desc: str) -> Iterator[Any]:
-    yield from items
+StringCheck = Callable[[Report, str, bytes, set[str]], None]
+"""``check(report, index_name, value, keys)`` for a string scalar whose checksums matched:
+``value`` is the string's bytes, ``keys`` every tensor key of the bundle."""
 
 
 def _block(report: Report, name: str, data: bytes, handle: BlockHandle, what: str) -> bytes | None:
@@ -245,36 +243,12 @@ def _string_scalar(data: bytes) -> bytes | None:
     return data[pos + 4 : pos + 4 + length]
 
 
-def _check_object_graph(report: Report, name: str, raw: bytes, keys: set[str]) -> None:
-    data = _string_scalar(raw)
-    if data is None:
-        return
-    tog = trackable_object_graph_pb2.TrackableObjectGraph()
-    try:
-        tog.ParseFromString(data)
-    except Exception as exc:
-        # the bundle itself is sound (its CRC matched); only object-based restores need a TOG
-        report.note(f"note: {OBJECT_GRAPH_KEY} does not parse as a TrackableObjectGraph "
-                    f"({exc}); a byte-level bundle, not a TF2 object-based checkpoint")
-        return
-    report.count("object graph nodes", len(tog.nodes))
-    for i, node in enumerate(tog.nodes):
-        for ref in node.children:
-            if not 0 <= ref.node_id < len(tog.nodes):
-                report.add(name, f"{OBJECT_GRAPH_KEY} node {i}",
-                           f"child {ref.local_name!r} points to node {ref.node_id}, outside "
-                           f"0..{len(tog.nodes) - 1}")
-        for attr in node.attributes:
-            if attr.checkpoint_key and attr.checkpoint_key not in keys:
-                report.add(name, f"{OBJECT_GRAPH_KEY} node {i}",
-                           f"attribute {attr.name!r} names checkpoint key "
-                           f"{attr.checkpoint_key!r}, which the bundle does not hold")
-
-
 def verify_bundle(prefix: str | os.PathLike[str], report: Report,
-                  progress: Progress = _no_progress) -> dict[str, Entry]:
+                  progress: Progress = no_progress,
+                  string_checks: Mapping[str, StringCheck] | None = None) -> dict[str, Entry]:
     """Check the bundle at ``prefix``, adding every problem to ``report``; returns the entries
-    that parsed (key → :class:`Entry`)."""
+    that parsed (key → :class:`Entry`). ``string_checks[key]`` is run on the string scalar
+    ``key`` when it is present and sound."""
     prefix = os.fspath(prefix)
     name = index_filename(prefix)
     try:
@@ -305,32 +279,9 @@ def verify_bundle(prefix: str | os.PathLike[str], report: Report,
             continue
         entries[key] = entry
     strings = _check_data(report, prefix, header, list(entries.values()), progress)
-    if OBJECT_GRAPH_KEY in strings:
-        _check_object_graph(report, name, strings[OBJECT_GRAPH_KEY], set(entries))
+    for key, check in (string_checks or {}).items():
+        if key in strings:
+            value = _string_scalar(strings[key])
+            if value is not None:
+                check(report, name, value, set(entries))
     return entries
-
-
-def verify_checkpoint_state(folder: str | os.PathLike[str], report: Report) -> None:
-    """The ``checkpoint`` text file of ``folder`` (if any): parses, the prefixes it names exist."""
-    from ..checkpoint import CHECKPOINT_STATE_FILENAME, read_checkpoint_state
-
-    path = os.path.join(os.fspath(folder), CHECKPOINT_STATE_FILENAME)
-    if not os.path.isfile(path):
-        return
-    try:
-        state = read_checkpoint_state(folder)
-    except Exception as exc:
-        report.add(path, "", str(exc).replace(f"{path}: ", ""))
-        return
-    report.count("checkpoint state files")
-    if not state.model_checkpoint_path:
-        report.add(path, "model_checkpoint_path", "empty")
-    names = [("model_checkpoint_path", state.model_checkpoint_path)] + [
-        ("all_model_checkpoint_paths", p) for p in state.all_model_checkpoint_paths
-    ]
-    for field, name in names:
-        if not name:
-            continue
-        prefix = name if os.path.isabs(name) else os.path.join(os.fspath(folder), name)
-        if not os.path.isfile(index_filename(prefix)):
-            report.add(path, field, f"names {name!r}, but {index_filename(prefix)} does not exist")

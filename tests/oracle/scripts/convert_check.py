@@ -148,6 +148,9 @@ def openvino_step(d: str, cases: list[dict[str, Any]]) -> dict[str, Any]:
     import openvino as ov
 
     core = ov.Core()
+    # On a CPU with bf16 or fp16 units (AMX, AVX512-BF16) OpenVINO infers in that precision by
+    # default, so TF's own SavedModel misses float32 predictions by 1e-3; ask for f32.
+    F32 = {"INFERENCE_PRECISION_HINT": "f32"}
 
     def infer(compiled: Any, xs: dict[str, np.ndarray]) -> tuple[list[str], dict[str, Any]]:
         feed: dict[Any, np.ndarray] = {}
@@ -169,7 +172,7 @@ def openvino_step(d: str, cases: list[dict[str, Any]]) -> dict[str, Any]:
         return names, outs
 
     results = _run_tool(d, cases, "openvino", lambda p, _: ov.convert_model(p),
-                        lambda m: core.compile_model(m, "CPU"), infer)
+                        lambda m: core.compile_model(m, "CPU", F32), infer)
     return {"results": results, "versions": {"openvino": ov.__version__},
             "tensorflow_importable": importlib.util.find_spec("tensorflow") is not None}
 
