@@ -2,6 +2,7 @@
 with a time and memory limit; prints how each case ended.
 
     python tools/fuzz.py [--format h5|keras|tf|checkpoint|all] [--cases N] [--seed S]
+                         [--seeds ours|golden|all]
 
 Outcomes per case: ``ok`` (loaded), ``ours`` (a purekeras_io error raised on purpose),
 ``wrapped`` (a purekeras_io error that only quotes a foreign exception: a reader boundary caught
@@ -11,8 +12,22 @@ seconds), ``crash`` (the child died by a signal), ``memory`` (MemoryError under 
 limit). Mutations: 1 to 8 random byte overwrites, a truncation at a random offset, or (``.h5``,
 ``.keras``, SavedModel: 40 % of cases) one value of the JSON config inside replaced by a hostile
 one, by another value of the same document, or by a deep nest, in a container that stays valid.
-Two sample models: a small Dense one, and a two-input one with Conv2D, BatchNormalization,
-Embedding, LSTM, Concatenate, Dropout, LayerNormalization and a regularizer.
+Seed files (``--seeds``, default ``all``: even cases start from ours, odd ones from TensorFlow's
+and Keras' own):
+
+- ``ours``: two sample models written by purekeras_io, a small Dense one, and a two-input one with
+  Conv2D, BatchNormalization, Embedding, LSTM, Concatenate, Dropout, LayerNormalization and a
+  regularizer, compiled with Adam and its state built;
+- ``golden``: the files TensorFlow 2.21, tf_keras and Keras 3 wrote in ``tests/golden`` (see
+  ``tests/golden/MANIFEST.json``; ``tools/make_format_goldens.py``): 8 ``.h5`` (tf_keras and
+  Keras 3), 4 ``.keras``, 8 SavedModels (with and without traces), and for ``checkpoint`` the 4
+  ``save_weights`` checkpoints plus the 4 bundles ``tf.raw_ops.SaveV2`` wrote
+  (``tests/golden/tensorbundle``: every dtype, strings, scalars, a multi-block index).
+
+Reading a case: ``pk.models.load_model`` for ``.h5``, ``.keras`` and SavedModel; for
+``checkpoint`` every tensor of every bundle in the folder through ``BundleReader``, then, when the
+seed has a model (ours; a golden checkpoint takes the model of the golden ``.h5`` of its case),
+``load_weights`` of the folder (its ``checkpoint`` state file, the object graph, the optimizer).
 
     --only-json    only the JSON mutations (the config parser's corpus)
     --strict       exit 1 when any case is not ``ok``/``ours``/``wrapped``
@@ -34,6 +49,7 @@ import time
 import traceback
 import warnings
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +58,8 @@ import purekeras_io as pk
 from purekeras_io.errors import PurekerasError
 
 FORMATS = ("h5", "keras", "tf", "checkpoint")
+SEED_SETS = ("ours", "golden", "all")
+GOLDEN = Path(__file__).resolve().parents[1] / "tests" / "golden"
 _EXIT = {"ok": 0, "ours": 10, "memory": 11, "wrapped": 12}
 _GOOD = ("ok", "ours", "wrapped")
 
@@ -95,6 +113,67 @@ def _sample(folder: Path, kind: str = "small") -> dict[str, Path]:
         "tf": folder / "sm",
         "checkpoint": folder / "ck",
     }
+
+
+@dataclass
+class Seed:
+    """A valid file (or folder) that cases are mutated from."""
+
+    origin: str
+    """``ours`` or ``golden``."""
+    path: Path
+    model: pk.Model | None = None
+    """For a checkpoint: the model its weights load into (None: ``BundleReader`` only); built
+    once, each forked child loads into its own copy."""
+
+
+def _sample_model(kind: str) -> pk.Model:
+    model = SAMPLES[kind]()
+    model.compile(optimizer=pk.optimizers.Adam(), loss="categorical_crossentropy")
+    model.optimizer.build(model.trainable_weights)
+    return model
+
+
+def _golden_model(h5: Path) -> pk.Model:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pk.models.load_model(h5)
+
+
+def _golden_seeds(fmt: str, base: Path) -> list[Seed]:
+    """TensorFlow's and Keras' own files of ``fmt`` (``tests/golden``); bundles of
+    ``tests/golden/tensorbundle`` are copied one per folder (a case's folder holds one bundle)."""
+    if fmt == "h5":
+        return [Seed("golden", p) for p in sorted((GOLDEN / "h5").glob("*.h5"))]
+    if fmt == "keras":
+        return [Seed("golden", p) for p in sorted((GOLDEN / "keras").glob("*.keras"))]
+    if fmt == "tf":
+        return [Seed("golden", p) for p in sorted((GOLDEN / "savedmodel").iterdir()) if p.is_dir()]
+    seeds = [
+        Seed("golden", p, _golden_model(GOLDEN / "h5" / f"{p.name}.k2.h5"))
+        for p in sorted((GOLDEN / "checkpoint").iterdir())
+        if p.is_dir()
+    ]
+    for index in sorted((GOLDEN / "tensorbundle").glob("*.index")):
+        folder = base / f"golden-bundle-{index.stem}"
+        folder.mkdir(parents=True)
+        for part in index.parent.glob(f"{index.stem}.*"):
+            shutil.copy(part, folder / part.name)
+        seeds.append(Seed("golden", folder))
+    return seeds
+
+
+def seeds(fmt: str, which: str, base: Path) -> list[list[Seed]]:
+    """The seed groups of ``fmt`` for ``--seeds which`` (cases alternate between the groups)."""
+    groups = []
+    if which in ("ours", "all"):
+        groups.append([
+            Seed("ours", _sample(base / f"src-{kind}", kind)[fmt], _sample_model(kind))
+            for kind in SAMPLES
+        ])
+    if which in ("golden", "all"):
+        groups.append(_golden_seeds(fmt, base))
+    return groups
 
 
 def _files(fmt: str, root: Path) -> list[Path]:
@@ -188,7 +267,10 @@ def _mutate_config(fmt: str, target: Path, rng: random.Random) -> bool:
         import h5py
 
         with h5py.File(target, "r+") as f:
-            name = rng.choice(["model_config", "training_config"])
+            names = [n for n in ("model_config", "training_config") if n in f.attrs]
+            if not names:
+                return False
+            name = rng.choice(names)
             text = f.attrs[name]
             f.attrs[name] = _mutate_json(text if isinstance(text, str) else text.decode(), rng)
         return True
@@ -214,20 +296,23 @@ def _mutate_config(fmt: str, target: Path, rng: random.Random) -> bool:
     return False
 
 
-def _read(fmt: str, path: Path) -> None:
+def _read(fmt: str, path: Path, model: pk.Model | None) -> None:
     if fmt == "checkpoint":
-        with pk.tensorbundle.BundleReader(path / "ckpt") as reader:
-            for key in reader.keys():
-                reader.get(key)
+        for index in sorted(path.glob("*.index")):
+            with pk.tensorbundle.BundleReader(path / index.stem) as reader:
+                for key in reader.keys():
+                    reader.get(key)
+        if model is not None:
+            model.load_weights(path)
     else:
         pk.models.load_model(path)
 
 
-def _child(fmt: str, path: Path, memory: int) -> None:
+def _child(fmt: str, path: Path, memory: int, model: pk.Model | None) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     warnings.simplefilter("ignore")
     try:
-        _read(fmt, path)
+        _read(fmt, path, model)
     except PurekerasError as exc:
         origin = _wrapped(exc)
         if origin is None:
@@ -261,13 +346,16 @@ def _wrapped(exc: BaseException) -> str | None:
     return f"{kind}@{where}"
 
 
-def _run_case(fmt: str, path: Path, timeout: float, memory: int) -> str:
+def _run_case(
+    fmt: str, path: Path, timeout: float, memory: int,
+    model: pk.Model | None = None,
+) -> str:
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(read_fd)
         os.dup2(write_fd, 1)
-        _child(fmt, path, memory)
+        _child(fmt, path, memory, model)
     os.close(write_fd)
     deadline = time.monotonic() + timeout
     while True:
@@ -301,15 +389,20 @@ def fuzz(
     memory: int,
     keep: Path | None = None,
     only_json: bool = False,
+    which: str = "all",
+    origins: collections.Counter[str] | None = None,
 ) -> collections.Counter[str]:
-    """Run ``cases`` mutations of the sample files of ``fmt``; ``keep``: copy bad cases there."""
+    """Run ``cases`` mutations of the seed files of ``fmt`` (``which``: ours, golden or all);
+    ``keep``: copy bad cases there; ``origins``: counts cases per seed origin and outcome."""
     rng = random.Random(seed)
     counts: collections.Counter[str] = collections.Counter()
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
-        sources = [_sample(base / f"src-{kind}", kind)[fmt] for kind in SAMPLES]
+        groups = seeds(fmt, which, base)
         for i in range(cases):
-            source = sources[i % len(sources)]
+            group = groups[i % len(groups)]
+            start = group[(i // len(groups)) % len(group)]
+            source = start.path
             files = _files(fmt, source)
             work = base / f"case{i}"
             target = work / source.name
@@ -326,11 +419,14 @@ def fuzz(
             json_case = only_json or rng.random() < 0.4
             if not (json_case and _mutate_config(fmt, target, rng)):
                 victim.write_bytes(_mutate(victim.read_bytes(), rng))
-            outcome = _run_case(fmt, target, timeout, memory)
+            outcome = _run_case(fmt, target, timeout, memory, start.model)
             counts[outcome] += 1
+            if origins is not None:
+                origins[f"{start.origin}:{outcome.split(':')[0]}"] += 1
             if keep is not None and outcome.split(":")[0] not in ("ok", "ours"):
                 kept = keep / f"{fmt}-{seed}-{i}-{outcome.replace(':', '_')}"
                 shutil.copytree(work, kept, dirs_exist_ok=True)
+                (kept / "SEED.txt").write_text(f"{start.origin} {source}\n")
             shutil.rmtree(work)
     return counts
 
@@ -344,13 +440,17 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="copy the cases that went wrong here")
     parser.add_argument("--memory", type=int, default=2 << 30, help="bytes of address space")
     parser.add_argument("--only-json", action="store_true", help="JSON config mutations only")
+    parser.add_argument("--seeds", choices=SEED_SETS, default="all",
+                        help="mutate our sample files, TF's/Keras' goldens, or both (default)")
     parser.add_argument("--strict", action="store_true", help="exit 1 on any bad case")
     args = parser.parse_args()
     any_bad = False
     for fmt in FORMATS if args.format == "all" else (args.format,):
         start = time.perf_counter()
+        origins: collections.Counter[str] = collections.Counter()
         counts = fuzz(
-            fmt, args.cases, args.seed, args.timeout, args.memory, args.keep, args.only_json
+            fmt, args.cases, args.seed, args.timeout, args.memory, args.keep, args.only_json,
+            args.seeds, origins,
         )
         summary: collections.Counter[str] = collections.Counter()
         for key, n in counts.items():
@@ -361,8 +461,13 @@ def main() -> None:
             f"{fmt:<10} {args.cases} cases in {time.perf_counter() - start:.0f} s: "
             f"{dict(sorted(summary.items()))}  bad={bad}"
         )
+        for origin in ("ours", "golden"):
+            part = {k.split(":", 1)[1]: n for k, n in sorted(origins.items())
+                    if k.startswith(origin + ":")}
+            if part:
+                print(f"    from {origin}: {sum(part.values())} cases {part}")
         for key, n in counts.most_common():
-            if key.startswith("wrapped:"):
+            if key.split(":")[0] not in ("ok", "ours"):
                 print(f"    {n:5d}  {key}")
     if args.strict and any_bad:
         sys.exit(1)

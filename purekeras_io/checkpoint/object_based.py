@@ -344,8 +344,15 @@ class LoadResult:
 def read_checkpoint_state(folder: str | os.PathLike[str]) -> checkpoint_state_pb2.CheckpointState:
     """Parse ``<folder>/checkpoint`` (text format)."""
     path = os.path.join(os.fspath(folder), CHECKPOINT_STATE_FILENAME)
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FormatError(
+            f"{path}: not a CheckpointState text file (byte {exc.start} is not UTF-8: "
+            f"{data[exc.start:exc.start + 1]!r})"
+        ) from None
     state = checkpoint_state_pb2.CheckpointState()
     try:
         text_format.Parse(text, state)
@@ -377,6 +384,13 @@ def _resolve_prefix(path: str) -> str:
         saved = os.path.join(path, layout.VARIABLES_DIR, layout.VARIABLES_PREFIX)
         if os.path.isfile(index_filename(saved)):
             return saved
+        state = os.path.join(path, CHECKPOINT_STATE_FILENAME)
+        if os.path.isfile(state):  # a state file naming no bundle: damaged, or its bundle gone
+            named = read_checkpoint_state(path).model_checkpoint_path
+            raise FormatError(
+                f"{state}: model_checkpoint_path {named!r} names no checkpoint (no "
+                f"{index_filename(os.path.join(path, named or '<empty>'))!r})"
+            )
     raise FileNotFoundError(
         f"load_weights: no checkpoint at {path!r} (expected {index_filename(path)!r}, a folder "
         f"with a {CHECKPOINT_STATE_FILENAME!r} file, or a SavedModel folder)"
