@@ -20,7 +20,9 @@ For each format (SavedModel folder via ``models.save_model(save_format="tf")``, 
 
 Prints one row per format: kills, old intact, new complete, neither (must be 0), temporaries
 left after the next save (must be 0), temporaries found right after the kills (informational: the
-next load or save removes them), and the time. Exit status 1 on any failure.
+next load or save removes them), how many saves had finished before their kill (a kill after the
+save's exit; the target must then be B), the measured save of B, and the time. Exit status 1 on
+any failure.
 """
 
 from __future__ import annotations
@@ -157,10 +159,6 @@ class Result:
         return self.neither == 0 and self.temps_after_save == 0 and not self.problems
 
 
-def _folder(fmt: str, target: Path) -> Path:
-    return target.parent
-
-
 def _temporaries(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if _io._TEMP.match(p.name))
 
@@ -170,7 +168,7 @@ def _strays(fmt: str, target: Path) -> list[str]:
     expected = _CHECKPOINT_FILES if fmt == "checkpoint" else {target.name}
     return sorted(
         p.name
-        for p in _folder(fmt, target).iterdir()
+        for p in target.parent.iterdir()
         if p.name not in expected and not _io._TEMP.match(p.name)
     )
 
@@ -281,14 +279,15 @@ def run_format(
 def _table(results: list[Result]) -> str:
     head = (
         f"{'format':<11}{'kills':>6}{'old intact':>12}{'new complete':>14}{'neither':>9}"
-        f"{'temps left after next save':>28}{'temps right after kill':>24}{'save of B':>11}"
-        f"{'time':>9}"
+        f"{'temps left after next save':>28}{'temps right after kill':>24}"
+        f"{'save done before kill':>23}{'save of B':>11}{'time':>9}"
     )
     rows = [head, "-" * len(head)]
     for r in results:
         rows.append(
             f"{r.fmt:<11}{r.kills:>6}{r.old:>12}{r.new:>14}{r.neither:>9}"
-            f"{r.temps_after_save:>28}{r.temps_after_kill:>24}{r.save_seconds:>10.2f}s"
+            f"{r.temps_after_save:>28}{r.temps_after_kill:>24}{r.finished:>23}"
+            f"{r.save_seconds:>10.2f}s"
             f"{r.seconds:>8.0f}s"
         )
     return "\n".join(rows)

@@ -40,6 +40,7 @@ import collections
 import json
 import os
 import random
+import re
 import resource
 import shutil
 import signal
@@ -424,7 +425,7 @@ def fuzz(
             if origins is not None:
                 origins[f"{start.origin}:{outcome.split(':')[0]}"] += 1
             if keep is not None and outcome.split(":")[0] not in ("ok", "ours"):
-                kept = keep / f"{fmt}-{seed}-{i}-{outcome.replace(':', '_')}"
+                kept = keep / re.sub(r"[^\w.@-]", "_", f"{fmt}-{seed}-{i}-{outcome}")
                 shutil.copytree(work, kept, dirs_exist_ok=True)
                 (kept / "SEED.txt").write_text(f"{start.origin} {source}\n")
             shutil.rmtree(work)

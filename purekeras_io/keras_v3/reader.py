@@ -107,6 +107,14 @@ class _Window(io.RawIOBase):
         return arr
 
 
+def _why(exc: BaseException) -> str:
+    """What a failed member read says (``zlib``'s ``EOFError`` says nothing)."""
+    if isinstance(exc, EOFError):
+        detail = f": {exc}" if str(exc) else ""
+        return f"its compressed data ends before the end of the stream{detail}"
+    return str(exc)
+
+
 def _read_json(zf: zipfile.ZipFile, name: str, where: str) -> Any:
     size = zf.getinfo(name).file_size
     if size > _MAX_JSON:  # the directory's claim; a lying one is caught by the bounded read
@@ -117,8 +125,10 @@ def _read_json(zf: zipfile.ZipFile, name: str, where: str) -> Any:
     try:
         with zf.open(name) as fh:
             data = fh.read(_MAX_JSON + 1)
-    except (zipfile.BadZipFile, OSError, RuntimeError, zlib.error, NotImplementedError) as exc:
-        raise FormatError(f"{where}: member {name!r} cannot be read ({exc})") from None
+    except (
+        zipfile.BadZipFile, OSError, RuntimeError, zlib.error, NotImplementedError, EOFError
+    ) as exc:
+        raise FormatError(f"{where}: member {name!r} cannot be read ({_why(exc)})") from None
     return load_json(data, f"{where}: member {name!r}", max_bytes=_MAX_JSON)
 
 
@@ -182,8 +192,12 @@ def _weights_file(zf: zipfile.ZipFile, fh: Any, file_size: int, where: str) -> I
         try:
             with zf.open(info) as src:
                 shutil.copyfileobj(src, tmp, _CHUNK)
-        except (zipfile.BadZipFile, OSError, RuntimeError, zlib.error, NotImplementedError) as exc:
-            raise FormatError(f"{where}: {WEIGHTS_MEMBER} cannot be extracted ({exc})") from None
+        except (
+            zipfile.BadZipFile, OSError, RuntimeError, zlib.error, NotImplementedError, EOFError
+        ) as exc:
+            raise FormatError(
+                f"{where}: {WEIGHTS_MEMBER} cannot be extracted ({_why(exc)})"
+            ) from None
         tmp.seek(0)
         yield tmp
 

@@ -315,3 +315,20 @@ def test_checkpoint_state_naming_no_bundle_is_our_error(seeds: dict[str, Path],
     state.write_bytes(state.read_bytes().replace(b'"ckpt"', b'"ckpu"'))
     with pytest.raises(FormatError, match=r"model_checkpoint_path 'ckpu' names no checkpoint"):
         load_weights(_model(), folder)
+
+
+def test_keras_member_whose_local_header_points_past_the_end_is_our_error(
+    seeds: dict[str, Path], case: Callable[[Path], Path]
+) -> None:
+    """``tools/fuzz.py --format keras --seed 31`` (4 of 10,000): a flipped high byte of
+    ``config.json``'s local-header extra length moves its data past the end of the archive;
+    ``zipfile`` raised ``EOFError``, which only the reader's last-resort boundary caught."""
+    target = case(seeds["keras"])
+    data = bytearray(target.read_bytes())
+    with zipfile.ZipFile(target) as zf:
+        offset = zf.getinfo("config.json").header_offset
+    assert data[offset : offset + 4] == b"PK\x03\x04"
+    data[offset + 29] = 0x77  # extra field length += 30464 bytes
+    target.write_bytes(bytes(data))
+    with pytest.raises(FormatError, match=r"member 'config.json' cannot be read \(its compressed"):
+        pk.models.load_model(target)
