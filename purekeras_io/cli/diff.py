@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import PurekerasError
+from ..layers.ops import OpLayer
 from ..model.base import Model
 from .describe import output_shape
 from .detect import detect
@@ -164,13 +165,21 @@ def _compare_optimizer(report: DiffReport, a: Model, b: Model) -> None:
         report.compared_optimizer_variables += 1
 
 
+def _kind(layer: Any) -> str:
+    """The layer's class; for an operator layer the operator, so that tf_keras' ``TFOpLambda``
+    of ``math.not_equal`` and Keras 3's ``NotEqual`` (one op in each generation's form) agree."""
+    if isinstance(layer, OpLayer) and layer.spec is not None:
+        return f"op {layer.spec.key}"
+    return str(layer.class_name())
+
+
 def diff_models(a: Model, b: Model, rtol: float, atol: float, names: tuple[str, str] = ("A", "B")
                 ) -> DiffReport:
     """Compare two loaded models (see the module docstring)."""
     report = DiffReport(names[0], names[1], rtol, atol)
     for la, lb in _pair_layers(report, a, b):
         where = la.name if la.name == lb.name else f"{la.name}|{lb.name}"
-        if la.class_name() != lb.class_name():
+        if _kind(la) != _kind(lb):
             report.differences.append(Difference(
                 "architecture", where, f"class {la.class_name()} vs {lb.class_name()}"))
             continue
