@@ -29,7 +29,7 @@ with atheris.instrument_imports(include=["purekeras_io"]):
     from purekeras_io.errors import PurekerasError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import fuzz  # noqa: E402
+import fuzz
 
 TARGET = {"h5": None, "keras": None, "tf": "saved_model.pb", "checkpoint": "*.index"}
 
