@@ -268,7 +268,7 @@ def build_checkpoint_graph(
 # ====================================================================== saving
 
 
-def write_checkpoint_state(prefix: str | os.PathLike[str]) -> str:
+def write_checkpoint_state(prefix: str | os.PathLike[str], fsync: bool = False) -> str:
     """Write ``<dir>/checkpoint`` naming ``prefix`` as TF's ``update_checkpoint_state`` does
     for tf_keras (``save_relative_paths=True``, one path): the path relative to the prefix's
     folder, in protobuf text format. Returns the file's path."""
@@ -283,7 +283,7 @@ def write_checkpoint_state(prefix: str | os.PathLike[str]) -> str:
         raise ConfigError(
             f"save_weights: prefix {path!r} conflicts with the checkpoint state file {target!r}"
         )
-    write_bytes(target, text_format.MessageToString(state).encode("utf-8"))
+    write_bytes(target, text_format.MessageToString(state).encode("utf-8"), fsync=fsync)
     return target
 
 
@@ -292,6 +292,8 @@ def save_weights(
     prefix: str | os.PathLike[str],
     include_optimizer: bool = True,
     root: str = "both",
+    *,
+    fsync: bool = False,
     **ignored: Any,
 ) -> None:
     """Write ``model``'s weights (and optimizer state) in TensorFlow's checkpoint format:
@@ -303,7 +305,8 @@ def save_weights(
     ``root="model"``: byte for byte what tf_keras ``model.save_weights(prefix)`` writes (which
     ``tf.train.Checkpoint(model=…)`` silently restores nothing from). ``root="checkpoint"``:
     ``tf.train.Checkpoint(model=…).write(prefix)``'s layout. Keyword arguments of
-    Keras' signature (``options``, ``overwrite``…) are accepted and ignored."""
+    Keras' signature (``options``, ``overwrite``…) are accepted and ignored. ``fsync=True``:
+    data, index, state file and folder are flushed to disk before the save returns."""
     del ignored
     path = os.fspath(prefix)
     if not getattr(model, "built", True):
@@ -318,11 +321,11 @@ def save_weights(
     folder = os.path.dirname(path)
     if folder:
         os.makedirs(folder, exist_ok=True)
-    with BundleWriter(path) as writer:
+    with BundleWriter(path, fsync=fsync) as writer:
         for i, node in graph.variables():  # TF's data order: node ids, the graph string last
             writer.add(keys[i], np.asarray(node.value))
         writer.add(OBJECT_GRAPH_KEY, string_scalar(tog))
-    write_checkpoint_state(path)
+    write_checkpoint_state(path, fsync)
 
 
 # ====================================================================== loading

@@ -478,10 +478,12 @@ def _describe(filepath: Any) -> str:
     return str(filepath)
 
 
-def _atomic(filepath: Any, fill: Any) -> None:
-    """Write a new file next to ``filepath`` and move it over the target when complete."""
-    with atomic_path(filepath, what="an .h5 save") as tmp, h5py.File(tmp, "w-") as f:
-        fill(f)
+def _atomic(filepath: Any, fill: Any, fsync: bool = False) -> None:
+    """Write a new file next to ``filepath`` and move it over the target when complete;
+    ``fsync``: the file (after HDF5 closed it) and then the folder entry are flushed to disk."""
+    with atomic_path(filepath, fsync=fsync, what="an .h5 save") as tmp:
+        with h5py.File(tmp, "w-") as f:
+            fill(f)
 
 
 def save(
@@ -489,9 +491,12 @@ def save(
     filepath: Any,
     include_optimizer: bool = True,
     target: str | None = None,
+    *,
+    fsync: bool = False,
     **ignored: Any,
 ) -> None:
-    """Save ``model`` as a legacy Keras ``.h5`` file.
+    """Save ``model`` as a legacy Keras ``.h5`` file (``fsync=True``: flushed to disk before the
+    rename, and the rename after it).
 
     ``filepath`` is a path (written atomically: a temporary file in the same folder, renamed over
     the target) or an open ``h5py.File``/``h5py.Group`` (written into, replacing an earlier save).
@@ -513,7 +518,7 @@ def save(
         if isinstance(filepath, h5py.Group):
             fill(filepath)
         else:
-            _atomic(filepath, fill)
+            _atomic(filepath, fill, fsync)
 
     if target is not None:
         write(target)
@@ -544,7 +549,8 @@ save.__doc__ = (save.__doc__ or "") + "\n" + "\n\n".join(
 )
 
 
-def save_weights(model: Model, filepath: Any, target: str = "both", **ignored: Any) -> None:
+def save_weights(model: Model, filepath: Any, target: str = "both", *, fsync: bool = False,
+                 **ignored: Any) -> None:
     """Weights only, as ``model.save_weights('x.h5')``: the ``model_weights`` layout at the root."""
     if target not in L.TARGETS:
         raise ConfigError(
@@ -561,4 +567,4 @@ def save_weights(model: Model, filepath: Any, target: str = "both", **ignored: A
     if isinstance(filepath, h5py.Group):
         fill(filepath)
         return
-    _atomic(filepath, fill)
+    _atomic(filepath, fill, fsync)

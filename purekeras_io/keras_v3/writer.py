@@ -200,6 +200,7 @@ def save(
     *,
     date_saved: str | datetime.datetime | None = None,
     fsync_file: bool = False,
+    fsync: bool = False,
     **ignored: Any,
 ) -> None:
     """Write ``model`` to ``filepath`` (a path or a writable binary file object) as ``.keras``.
@@ -213,7 +214,7 @@ def save(
     if hasattr(filepath, "write"):
         write_zip(filepath, members)
         return
-    _write_file(os.fspath(filepath), lambda fh: write_zip(fh, members), fsync_file)
+    _write_file(os.fspath(filepath), lambda fh: write_zip(fh, members), fsync_file or fsync)
 
 
 def _write_file(path: str, write: Callable[[BinaryIO], Any], sync: bool = False) -> None:
@@ -224,7 +225,8 @@ def _write_file(path: str, write: Callable[[BinaryIO], Any], sync: bool = False)
         write(fh)
 
 
-def save_weights(model: Model, filepath: Any, target: str = "keras3", **ignored: Any) -> None:
+def save_weights(model: Model, filepath: Any, target: str = "keras3", *, fsync: bool = False,
+                 **ignored: Any) -> None:
     """``model.save_weights("x.weights.h5")``: the ``model.weights.h5`` tree as a plain file
     (with the optimizer's variables when compiled, as Keras 3 writes it)."""
     check_dialect(target, what="target")
@@ -239,7 +241,7 @@ def save_weights(model: Model, filepath: Any, target: str = "keras3", **ignored:
         raise ConfigError(
             f"save_weights: a Keras 3 weights file must end in .weights.h5, received {path!r}"
         )
-    _write_file(path, lambda fh: _write_parts(fh, parts))
+    _write_file(path, lambda fh: _write_parts(fh, parts), fsync)
 
 
 def _write_parts(fh: BinaryIO, parts: list[Any]) -> None:

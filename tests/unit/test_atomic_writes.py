@@ -84,3 +84,27 @@ def test_failed_save_keeps_the_existing_file(
     assert target.read_bytes() == before and _listing(tmp_path) == [name]
     save(model, target)  # and a good save replaces it
     assert target.read_bytes() != before and _listing(tmp_path) == [name]
+
+
+@pytest.mark.parametrize("kind", ["tf", "h5", "keras", "ckpt", "h5-weights", "keras-weights"])
+def test_fsync_true_flushes_every_format(tmp_path: Path, kind: str,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """``fsync=True`` (``save_model``/``save_weights`` keyword; SavedModel also through
+    ``options.fsync``) flushes the files and the folder; the default flushes nothing."""
+    import os as _os
+
+    model = pk.Sequential([pk.layers.Dense(2, input_shape=(3,))])
+    calls: list[int] = []
+    real = _os.fsync
+    monkeypatch.setattr(_os, "fsync", lambda fd: (calls.append(fd), real(fd))[1])
+    path = {"tf": "sm", "h5": "m.h5", "keras": "m.keras", "ckpt": "ck/ckpt",
+            "h5-weights": "w.h5", "keras-weights": "w.weights.h5"}[kind]
+    for flag in (False, True):
+        calls.clear()
+        target = tmp_path / str(flag) / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if kind in ("tf", "h5", "keras"):
+            pk.models.save_model(model, target, fsync=flag)
+        else:
+            pk.models.save_weights(model, target, fsync=flag)
+        assert (len(calls) >= 2) if flag else not calls, (kind, flag, calls)
