@@ -21,6 +21,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import ConfigError, FileExistsRefusedError, TargetCompatibilityError
 from ..model.base import Model
 from .detect import detect
@@ -96,7 +98,8 @@ def convert(src: str, dst: str, fmt: str | None, target: str | None, ui: UI,
             f"{_state(model)}")
     from .. import models
 
-    with warnings.catch_warnings(record=True) as caught:
+    total = sum(int(np.prod(w.shape, dtype=np.int64)) * w.dtype.itemsize for w in model.weights)
+    with warnings.catch_warnings(record=True) as caught, ui.write_progress(dst, total):
         warnings.simplefilter("always")
         if out_fmt == "checkpoint":
             prefix = dst[: -len(".index")] if dst.endswith(".index") else dst

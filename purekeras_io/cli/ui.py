@@ -6,7 +6,11 @@ Progress bars come from ``tqdm`` and show only on a terminal (stderr is a TTY) a
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
 import sys
+import threading
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -54,6 +58,64 @@ class UI:
             return
         yield from tqdm(items, total=total, desc=desc, file=self.err, delay=1.0, leave=False,
                         unit="tensor")
+
+    @contextlib.contextmanager
+    def write_progress(self, dst: str, total: int, desc: str = "writing",
+                       interval: float = 0.2, delay: float = 1.0) -> Iterator[None]:
+        """A bar of the bytes written so far to ``dst``'s temporaries (our writers build every
+        format under ``.<name>.<marker>-<pid>-…`` beside the target, see ``purekeras_io._io``),
+        polled by a thread; on a terminal only, shown after ``delay`` seconds."""
+        if self.quiet or total <= 0 or not getattr(self.err, "isatty", lambda: False)():
+            yield
+            return
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            yield
+            return
+        folder = os.path.dirname(os.path.abspath(dst))
+        mine = re.compile(rf"\.(tmp|ready|commit|tempstate)-?{os.getpid()}-[0-9a-f]{{16}}$")
+        stop = threading.Event()
+        bar = tqdm(total=total, desc=desc, file=self.err, delay=delay, leave=False,
+                   mininterval=interval, unit="B", unit_scale=True, unit_divisor=1024)
+
+        def poll() -> None:
+            while not stop.wait(interval):
+                done = _bytes_under(folder, mine)
+                bar.update(max(0, min(done, total) - bar.n))
+
+        thread = threading.Thread(target=poll, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+            bar.update(total - bar.n)
+            bar.close()
+
+
+def _bytes_under(folder: str, pattern: re.Pattern[str]) -> int:
+    """Bytes of the entries of ``folder`` whose names match (folders summed recursively)."""
+    total = 0
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    for entry in entries:
+        if not pattern.search(entry.name):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                for root, _dirs, files in os.walk(entry.path):
+                    for f in files:
+                        with contextlib.suppress(OSError):
+                            total += os.path.getsize(os.path.join(root, f))
+            else:
+                total += entry.stat(follow_symlinks=False).st_size
+        except OSError:
+            continue
+    return total
 
 
 def load_model_from(detected: Detected, ui: UI) -> Model:
