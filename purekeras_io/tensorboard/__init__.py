@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
-from .events import encode_event, event_filename, iter_records, write_graph_event_file
+from .events import (
+    encode_event,
+    event_filename,
+    iter_events,
+    iter_records,
+    write_graph_event_file,
+)
 
-__all__ = ["encode_event", "event_filename", "iter_records", "write_graph_event_file"]
+__all__ = ["encode_event", "event_filename", "iter_events", "iter_records",
+           "write_graph_event_file"]

@@ -13,17 +13,20 @@ length   the data: one serialized ``Event``
 
 (``mask`` is TensorBundle's CRC mask: ``((crc >> 15 | crc << 17) + 0xa282ead8) mod 2**32``.)
 
-The ``Event`` message (``tensorflow/core/util/event.proto``), of which we write three fields,
-encoded here directly in the protobuf wire format:
+The ``Event`` message is our own schema (``protos/purekeras_io/_proto/tf/event.proto``) with the
+names and field numbers of TensorFlow's ``tensorflow/core/util/event.proto`` (compared with TF's
+descriptors by ``tests/oracle/test_proto_drift.py``); of it we write:
 
 =====  =================  ======  =========================================================
 field  name               wire    what
 =====  =================  ======  =========================================================
-1      ``wall_time``      64-bit  double, seconds since the epoch
-2      ``step``           varint  int64
-3      ``file_version``   bytes   ``"brain.Event:2"``: the first event of every file
+1      ``wall_time``      64-bit  double, seconds since the epoch (0.0 is left out)
+2      ``step``           varint  int64 (0 is left out)
+3      ``file_version``   bytes   string ``"brain.Event:2"``: first event of every file
 4      ``graph_def``      bytes   a serialized ``GraphDef``, shown by the graph dashboard
 =====  =================  ======  =========================================================
+
+(``file_version`` and ``graph_def`` are members of the oneof ``what``: one per event.)
 
 The file is named ``events.out.tfevents.<int(wall_time)>.<host>`` (TensorBoard finds files by
 the ``tfevents`` part). Same graph and wall time, same bytes.
@@ -37,40 +40,28 @@ import struct
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import FormatError
+from .._proto.tf import event_pb2
+from ..errors import ConfigError, FormatError
 from ..tensorbundle import crc32c
 
-__all__ = ["FILE_VERSION", "encode_event", "event_filename", "iter_records", "record",
-           "write_graph_event_file"]
+__all__ = ["FILE_VERSION", "encode_event", "event_filename", "iter_events", "iter_records",
+           "record", "write_graph_event_file"]
 
 FILE_VERSION = b"brain.Event:2"
 _MAX_RECORD = 1 << 31
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    n &= (1 << 64) - 1
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
 def encode_event(wall_time: float, step: int = 0, file_version: bytes | None = None,
                  graph_def: bytes | None = None) -> bytes:
     """One serialized ``Event`` (fields in number order, as protobuf serializes them)."""
-    out = bytearray(b"\x09" + struct.pack("<d", float(wall_time)))
-    if step:
-        out += b"\x10" + _varint(int(step))
+    if file_version is not None and graph_def is not None:
+        raise ConfigError("an Event holds one of file_version and graph_def, not both")
+    event = event_pb2.Event(wall_time=float(wall_time), step=int(step))
     if file_version is not None:
-        out += b"\x1a" + _varint(len(file_version)) + file_version
+        event.file_version = file_version.decode("ascii")
     if graph_def is not None:
-        out += b"\x22" + _varint(len(graph_def)) + graph_def
-    return bytes(out)
+        event.graph_def = graph_def
+    return event.SerializeToString(deterministic=True)
 
 
 def record(data: bytes) -> bytes:
@@ -103,6 +94,17 @@ def iter_records(path: str | os.PathLike[str]) -> Iterator[bytes]:
             if crc32c.mask(crc32c.value(data)) != struct.unpack("<I", tail)[0]:
                 raise FormatError(f"{path}: record data checksum mismatch")
             yield data
+
+
+def iter_events(path: str | os.PathLike[str]) -> Iterator[event_pb2.Event]:
+    """The ``Event`` messages of an event file, every checksum checked."""
+    for i, data in enumerate(iter_records(path)):
+        event = event_pb2.Event()
+        try:
+            event.ParseFromString(data)
+        except Exception as exc:
+            raise FormatError(f"{path}: record {i} does not parse as Event ({exc})") from None
+        yield event
 
 
 def event_filename(wall_time: float, host: str | None = None) -> str:

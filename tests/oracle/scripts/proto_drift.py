@@ -5,13 +5,13 @@ FileDescriptorProto>, ...]}`` with every file of ``purekeras_io._proto``. The la
 ``{"differences": [...], "compared": {...}, "tf_files": [...]}``.
 
 TF's side is the closure of the files that define SavedModel, TensorBundle, checkpoint object
-graphs, fingerprints, CheckpointState and tf_keras's SavedMetadata. Every message (nested ones and
-map entries included) and enum of those files is matched with ours by name relative to the proto
-package (``tensorflow.X`` <-> ``purekeras_io.tf.X``, tf_keras's package <-> ``purekeras_io.keras``)
-and compared field by field: number, type, label, referenced type (relative name), oneof, presence,
-packed encoding, json name, deprecation; plus reserved numbers and names, enum values, and the
-file (by base name) and syntax each definition lives in. Anything one side has and the other lacks
-is a difference too.
+graphs, fingerprints, CheckpointState, the event files' Event and tf_keras's SavedMetadata. Every
+message (nested ones and map entries included) and enum of those files is matched with ours by
+name relative to the proto package (``tensorflow.X`` <-> ``purekeras_io.tf.X``, tf_keras's
+package <-> ``purekeras_io.keras``) and compared field by field: number, type, label, referenced
+type (relative name), oneof, presence, packed encoding, json name, deprecation; plus reserved
+numbers and names, enum values, and the file (by base name) and syntax each definition lives in.
+Anything one side has and the other lacks is a difference too.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ TF_MODULES = (
     "tensorflow.core.framework.variable_pb2",
     "tensorflow.core.framework.graph_debug_info_pb2",
     "tensorflow.python.training.checkpoint_state_pb2",
+    "tensorflow.core.util.event_pb2",
 )
 KERAS_MODULE = "tf_keras.protobuf.saved_metadata_pb2"
 TF_PACKAGE = "tensorflow"
