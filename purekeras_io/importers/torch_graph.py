@@ -70,10 +70,13 @@ class Context:
         place = f"node {node.name!r}"
         if node.op == "call_module":
             place = f"module {node.target!r} ({type(self.modules[node.target]).__name__})"
-        trace = (node.stack_trace or "").strip().splitlines()
-        lines = [ln.strip() for ln in trace if ln.strip().startswith("File ")]
-        if lines:
-            place += f", {lines[-1]}"
+        trace = [ln.strip() for ln in (node.stack_trace or "").splitlines()]
+        frames = [(ln, trace[i + 1] if i + 1 < len(trace) else "")
+                  for i, ln in enumerate(trace) if ln.startswith("File ")]
+        # the innermost frame outside torch itself: the model's own source line
+        own = [f for f in frames if "/torch/" not in f[0] and "\\torch\\" not in f[0]]
+        if own:
+            place += f", {own[-1][0]}: {own[-1][1]}"
         return place
 
     def refuse(self, what: str, node: Any = None) -> UnsupportedFeatureError:
@@ -145,6 +148,37 @@ def _tracer_class(torch: Any, leaf_names: set[str]) -> Any:
     return Tracer
 
 
+def _is_leaf(module: Any, leaves: set[str]) -> bool:
+    cls = type(module)
+    return cls.__name__ in leaves and cls.__module__.startswith("torch.nn")
+
+
+def _forward1(self: Any, x: Any) -> Any:
+    return getattr(self, self.inner)(x)
+
+
+def _forward2(self: Any, x: Any, y: Any) -> Any:
+    return getattr(self, self.inner)(x, y)
+
+
+def _forward3(self: Any, x: Any, y: Any, z: Any) -> Any:
+    return getattr(self, self.inner)(x, y, z)
+
+
+_FORWARDS = {1: _forward1, 2: _forward2, 3: _forward3}
+
+
+def _wrap(torch: Any, module: Any, n: int) -> Any:
+    """A leaf module given as the model itself, inside a parent (fx traces a root's forward):
+    ``forward(x[, y, z])`` calls it as submodule ``<snake_case class name>``."""
+    if n not in _FORWARDS:
+        raise UnsupportedFeatureError(f"from_torch: a leaf module with {n} inputs")
+    root = type("Root", (torch.nn.Module,), {"forward": _FORWARDS[n]})()
+    root.inner = _snake(type(module).__name__)
+    root.add_module(root.inner, module)
+    return root
+
+
 def _as_tuple(example_inputs: Any) -> tuple[Any, ...]:
     if isinstance(example_inputs, (list, tuple)):
         return tuple(example_inputs)
@@ -179,9 +213,18 @@ def from_torch(
     was_training = bool(getattr(module, "training", False))
     module.eval()
     try:
-        tracer = _tracer_class(torch, set(torch_modules.MODULES))()
+        leaves = set(torch_modules.MODULES)
+        tracer = _tracer_class(torch, leaves)()
         tracer.record_stack_traces = True
-        graph = tracer.trace(module)
+        root = _wrap(torch, module, len(inputs)) if _is_leaf(module, leaves) else module
+        try:
+            graph = tracer.trace(root)
+        except Exception as exc:
+            raise UnsupportedFeatureError(
+                f"from_torch: torch.fx cannot trace {type(module).__name__} "
+                f"({type(exc).__name__}: {exc}); data-dependent control flow and "
+                "non-tensor inputs do not trace"
+            ) from exc
         gm = torch.fx.GraphModule(tracer.root, graph)
         with torch.no_grad():
             ShapeProp(gm).propagate(*inputs)

@@ -120,11 +120,15 @@ def _is_number(v: Any) -> bool:
 def binary(ctx: Context, op: str, a: Any, b: Any) -> Any:
     """``a <op> b`` for tensors and Python numbers (``add``, ``sub``, ``mul``, ``div``)."""
     if _is_number(a) and _is_number(b):
-        return {"add": a + b, "sub": a - b, "mul": a * b, "div": a / b if b else math.nan}[op]
+        if op == "div":
+            return a / b if b else math.nan
+        return {"add": a + b, "sub": a - b, "mul": a * b}[op]
     name = ctx.name()
     if isinstance(a, TV) and _is_number(b):
+        if op == "div" and b == 0:
+            raise ctx.refuse("a division by zero")
         scale, offset = {"add": (1.0, b), "sub": (1.0, -b), "mul": (b, 0.0),
-                         "div": (1.0 / b, 0.0)}[op]
+                         "div": (1.0 / b if b else 0.0, 0.0)}[op]
         return a.with_tensor(Rescaling(float(scale), float(offset), name=name)(a.tensor),
                              nonneg=a.nonneg and op in ("mul", "div") and b > 0)
     if _is_number(a) and isinstance(b, TV):
@@ -278,18 +282,15 @@ def reduce(kind: str) -> Handler:
         if 0 in dims or dim is None:
             raise ctx.refuse(f"{kind} over the batch axis")
         axes = sorted(x.keras_axis(d) for d in dims)
-        spatial = ctx.spatial_perm(x.rank)
-        if (kind == "mean" and x.rank in (3, 4, 5) and x.perm == spatial
-                and ctx.data_format == "channels_last" and dims == list(range(2, x.rank))):
-            from ..layers import (
-                GlobalAveragePooling1D,
-                GlobalAveragePooling2D,
-                GlobalAveragePooling3D,
-            )
+        r = x.rank
+        fmt = {tuple(range(1, r - 1)): "channels_last", tuple(range(2, r)): "channels_first"}
+        if kind == "mean" and r in (3, 4, 5) and tuple(axes) in fmt:
+            # a mean over all axes but batch and one: GlobalAveragePoolingND (a real layer
+            # every loader knows, unlike the Mean op)
+            from .. import layers
 
-            cls = {3: GlobalAveragePooling1D, 4: GlobalAveragePooling2D,
-                   5: GlobalAveragePooling3D}[x.rank]
-            out = cls(keepdims=keepdim, name=ctx.name())(x.tensor)
+            cls = getattr(layers, f"GlobalAveragePooling{r - 2}D")
+            out = cls(keepdims=keepdim, data_format=fmt[tuple(axes)], name=ctx.name())(x.tensor)
         else:
             out = apply_op(kind, x.tensor, axis=axes, keepdims=keepdim, name=ctx.name())
         if keepdim:
