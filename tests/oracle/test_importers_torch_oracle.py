@@ -1,13 +1,14 @@
 """``from_torch``: PyTorch models → our models → every file format → the real Keras loaders.
 
 One ``torchvision`` oracle process (torch 2.14.1 + torchvision 0.29.1, no TF; purekeras_io from
-this repository) builds seven models with seeded random weights in eval mode (an MLP, a small
+this repository) builds eight models with seeded random weights in eval mode (an MLP, a small
 CNN with BatchNorm and pooling, ResNet-18, MobileNetV3-Small with randomized BatchNorm
 statistics, an LSTM and a 2-layer bidirectional GRU text classifier with Embedding, a 2-layer
-``nn.TransformerEncoder``), imports them with ``from_torch``, compares our NumPy ``predict``
-with torch's forward and saves ``.keras``, ``.h5`` and a SavedModel. Then one ``tf`` oracle
-process loads every file (tf_keras 2.21: ``.h5``, SavedModel; Keras 3.15.1: ``.keras``, ``.h5``)
-and compares its predictions with torch's: max|diff| / max|torch| < 1e-4 in float64.
+``nn.TransformerEncoder``, one model of the remaining ops), imports them with ``from_torch``,
+compares our NumPy ``predict`` with torch's forward and saves ``.keras``, ``.h5`` and a
+SavedModel. Then one ``tf`` oracle process loads every file (tf_keras 2.21: ``.h5`` and the
+SavedModel; Keras 3.15.1: ``.keras`` and ``.h5``) and compares its predictions with torch's:
+max|diff| / max|torch| < 1e-4 in float64.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import pytest
 
 pytestmark = pytest.mark.oracle
 
-MODELS = ("mlp", "cnn", "resnet18", "mobilenet_v3_small", "lstm_text", "gru_text", "transformer")
+MODELS = ("mlp", "cnn", "resnet18", "mobilenet_v3_small", "lstm_text", "gru_text", "transformer",
+          "misc")
 LOADERS = ("tf_keras_h5", "tf_keras_savedmodel", "keras3_keras", "keras3_h5",
            "keras3_h5_target_keras3")
 TOLERANCE = 1e-4
@@ -31,6 +33,14 @@ CANNOT = {
         "a default-target .h5 with MultiHeadAttention is tf_keras' form: tf_keras needs "
         "query_shape/key_shape/value_shape in the config and Keras 3.15.1 refuses them "
         "(the target='keras3' .h5 of the same model loads)"
+    ),
+    ("misc", "keras3_h5"): (
+        "x.sum(dim=1) is an operator layer; Keras 3.15.1's .h5 loader deserializes none "
+        "(Unknown layer: 'TFOpLambda'); its .keras loader and tf_keras load it"
+    ),
+    ("misc", "keras3_h5_target_keras3"): (
+        "x.sum(dim=1) is an operator layer; Keras 3.15.1's .h5 loader deserializes none "
+        "(Unknown layer: 'Sum'); its .keras loader and tf_keras load it"
     ),
 }
 
@@ -78,6 +88,13 @@ def test_real_loader_predicts_what_torch_predicts(
         pytest.xfail(CANNOT[(name, loader)])
     assert "error" not in result, result.get("error")
     assert result["rel"] < TOLERANCE, result
+
+
+@pytest.mark.parametrize("variant", ["keep_input_layout", "channels_first"])
+def test_layout_options_predict_what_torch_predicts(imported: dict[str, Any], variant: str) -> None:
+    """NCHW inputs: one Permute after the input, or NCHW layers throughout (ours only: TF's CPU
+    kernels cannot run channels-first convolutions)."""
+    assert imported["variants"][variant] < TOLERANCE
 
 
 def test_bn_statistics_matter(imported: dict[str, Any]) -> None:

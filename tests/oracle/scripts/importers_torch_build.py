@@ -101,6 +101,37 @@ class TinyTransformer(nn.Module):
         return self.head(self.encoder(x).mean(dim=1))
 
 
+class Misc(nn.Module):
+    """The ops the other models do not use: dilated 'same' conv, GroupNorm, max pooling of a
+    signed tensor with padding and ceil_mode, bilinear Upsample, hardswish, a strided depthwise
+    conv, leaky_relu, ConvTranspose2d with padding and output_padding, LayerNorm over
+    channels via permute, flatten(2), Conv1d, elu, avg_pool1d, mean, arithmetic, view."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 8, 3, padding="same", dilation=2)
+        self.gn = nn.GroupNorm(2, 8)
+        self.pool = nn.MaxPool2d(3, 2, padding=1, ceil_mode=True)
+        self.up = nn.Upsample(scale_factor=2, mode="bilinear")
+        self.dw = nn.Conv2d(8, 16, 3, padding=1, groups=8, stride=2)
+        self.ct = nn.ConvTranspose2d(16, 4, 3, stride=2, padding=1, output_padding=1)
+        self.ln = nn.LayerNorm(4)
+        self.c1d = nn.Conv1d(4, 6, 3, padding=2)
+        self.fc = nn.Linear(6, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = nn.functional
+        y = self.pool(self.gn(self.c1(x))) - 0.5
+        y = self.up(f.hardswish(y))
+        y = f.leaky_relu(self.dw(y), 0.1)
+        y = self.ln(self.ct(y).permute(0, 2, 3, 1))
+        y = y.permute(0, 3, 1, 2).flatten(2)
+        y = f.avg_pool1d(f.elu(self.c1d(y)), 2)
+        y = y.mean(dim=2) * 2.0 + 1.0
+        z = y.view(y.size(0), 3, 2).sum(dim=1)
+        return torch.cat([torch.softmax(self.fc(y), dim=-1), z], dim=1)
+
+
 def models() -> dict[str, tuple[nn.Module, torch.Tensor, bool]]:
     """name → (module, example input, image input)."""
     torch.manual_seed(0)
@@ -120,7 +151,20 @@ def models() -> dict[str, tuple[nn.Module, torch.Tensor, bool]]:
         "lstm_text": (LSTMText(), tokens, False),
         "gru_text": (GRUText(), tokens, False),
         "transformer": (TinyTransformer(), torch.randn(3, 7, 32), False),
+        "misc": (Misc(), torch.randn(2, 3, 16, 12), True),
     }
+
+
+def variants(cnn: nn.Module, x: torch.Tensor) -> dict[str, float]:
+    """The CNN imported with the other layout options: our predictions vs torch (NCHW in)."""
+    with torch.no_grad():
+        ref = cnn(x).numpy()
+    out = {}
+    for key, kwargs in (("keep_input_layout", {"keep_input_layout": True}),
+                        ("channels_first", {"data_format": "channels_first"})):
+        model = from_torch(cnn, x, **kwargs)
+        out[key] = rel(model.predict(x.numpy()), ref)
+    return out
 
 
 def refusals() -> dict[str, str]:
@@ -164,7 +208,8 @@ def main() -> None:
     payload = json.loads(sys.stdin.read())
     root = payload["dir"]
     results: dict[str, Any] = {}
-    for name, (module, x, image) in models().items():
+    built = models()
+    for name, (module, x, image) in built.items():
         module.eval()
         d = os.path.join(root, name)
         os.makedirs(d, exist_ok=True)
@@ -195,7 +240,8 @@ def main() -> None:
                 entry["saved"].append(fname)
             except Exception:
                 entry["errors"][fname] = traceback.format_exc()[-3000:]
-    print(json.dumps({"models": results, "refusals": refusals()}))
+    print(json.dumps({"models": results, "refusals": refusals(),
+                      "variants": variants(built["cnn"][0], built["cnn"][1])}))
 
 
 if __name__ == "__main__":
