@@ -36,6 +36,7 @@ import numpy as np
 
 from .._io import atomic_path
 from ..errors import ConfigError, TargetCompatibilityError, UnsupportedDtypeError
+from ..lazy import is_lazy, iter_row_blocks, unwrap
 from ..model.base import CompileInfo, Model
 from ..model.layer import Layer
 from ..model.naming import renamed_layers
@@ -117,19 +118,43 @@ def _legacy_weights(layer: Layer) -> list[Variable]:
 
 
 def _write_dataset(group: h5py.Group, name: str, value: Any, what: str) -> str:
-    """Write one array straight into a new contiguous dataset; a clashing name gets ``_<n>``."""
-    arr = np.asarray(value)
+    """Write one array straight into a new contiguous dataset; a clashing name gets ``_<n>``.
+
+    A lazy array (:mod:`purekeras_io.lazy`) is written slab by slab (``iter_row_blocks``) into a
+    dataset created with its shape and dtype: one slab in memory, the same file bytes."""
+    value = unwrap(value)
+    lazy = is_lazy(value) and not isinstance(value, np.ndarray)
+    arr = value if lazy else np.asarray(value)
     final, i = name, 1
     while _exists(group, final):
         stem, colon, tail = name.partition(":")
         final = f"{stem}_{i}{colon}{tail}"
         i += 1
+    dtype = np.dtype(arr.dtype)
     try:
-        group.create_dataset(final, data=arr, track_times=False)
+        if not lazy:
+            group.create_dataset(final, data=arr, track_times=False)
+            return final
+        shape = tuple(int(d) for d in arr.shape)
+        ds = group.create_dataset(final, shape=shape, dtype=dtype, track_times=False)
     except TypeError as exc:
         raise UnsupportedDtypeError(
-            f"{what}: HDF5 (h5py) cannot store dtype {arr.dtype} ({exc})"
+            f"{what}: HDF5 (h5py) cannot store dtype {dtype} ({exc})"
         ) from None
+    if not shape:
+        ds[()] = next(iter_row_blocks(arr))
+        return final
+    row = 0
+    for block in iter_row_blocks(arr):
+        if block.shape[1:] != shape[1:] or row + block.shape[0] > shape[0]:
+            raise ConfigError(
+                f"{what}: a lazy array of shape {shape} gave a slab of shape {block.shape} at "
+                f"row {row} ({type(arr).__name__} slices disagree with its shape)"
+            )
+        ds[row : row + block.shape[0]] = block
+        row += block.shape[0]
+    if row != shape[0]:
+        raise ConfigError(f"{what}: a lazy array of shape {shape} gave {row} rows")
     return final
 
 
@@ -177,7 +202,7 @@ def write_weights(group: h5py.Group, model: Model, dialect: str, version: str) -
             suffix = ":0" if dialect == "keras2" else ""
             name = names.get(id(var), f"{layer.name}/{var.name}{suffix}")
             what = f"layer {layer.name!r} weight {name!r}"
-            written.append(_write_dataset(g, name, var.value, what))
+            written.append(_write_dataset(g, name, var.array_like(), what))
         L.write_name_list(g, L.WEIGHT_NAMES, written)
 
 

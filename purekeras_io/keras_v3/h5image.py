@@ -10,6 +10,11 @@ where each dataset's bytes are the NumPy array itself, at the file offset HDF5 a
 (``H5Dget_offset``). The zip writer streams these parts to disk as one member. The result is an
 ordinary HDF5 file (superblock v0, as Keras writes) that h5py, Keras 3 and tf_keras read.
 Creation times are not tracked, so the same tree gives the same bytes.
+
+A *lazy* weight (:mod:`purekeras_io.lazy`: a memory map, a Dask array, a tensor read on demand) is
+never read here: HDF5 needs only its shape and dtype, and the part is the lazy array itself, which
+the writers stream in row slabs (:func:`.zipstream.iter_part_views`). The image of a model of lazy
+weights is the same bytes as that of the same weights in memory.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ import h5py
 import numpy as np
 
 from ..errors import UnsupportedDtypeError
+from ..lazy import Cast, lazy_nbytes
+from .zipstream import is_stream_part
 
 __all__ = ["H5Group", "build_h5_image", "storable_array"]
 
@@ -112,8 +119,16 @@ class _SparseFile(io.RawIOBase):
         return bytes(out)
 
 
-def storable_array(value: Any, what: str) -> np.ndarray:
-    """A C-contiguous little-endian array h5py can type (bfloat16 included), or an error."""
+def storable_array(value: Any, what: str) -> Any:
+    """A C-contiguous little-endian array h5py can type (bfloat16 included), or an error; a lazy
+    array stays lazy (seen little-endian through :class:`~purekeras_io.lazy.Cast` if needed)."""
+    if is_stream_part(value):
+        dtype = np.dtype(value.dtype)
+        if dtype.kind in "OUSV" and dtype.name != "bfloat16":
+            raise UnsupportedDtypeError(
+                f"{what}: dtype {dtype} cannot be stored in model.weights.h5"
+            )
+        return Cast(value, dtype.newbyteorder("<")) if dtype.byteorder == ">" else value
     arr = np.asarray(value)
     if arr.dtype.kind in "OUSV" and arr.dtype.name != "bfloat16":
         raise UnsupportedDtypeError(
@@ -124,9 +139,9 @@ def storable_array(value: Any, what: str) -> np.ndarray:
     return arr if arr.flags.c_contiguous else np.ascontiguousarray(arr).reshape(arr.shape)
 
 
-def _h5_type(arr: np.ndarray, what: str) -> Any:
+def _h5_type(arr: Any, what: str) -> Any:
     try:
-        return h5py.h5t.py_create(arr.dtype, logical=True)
+        return h5py.h5t.py_create(np.dtype(arr.dtype), logical=True)
     except TypeError:
         raise UnsupportedDtypeError(
             f"{what}: h5py has no HDF5 type for dtype {arr.dtype}"
@@ -136,7 +151,7 @@ def _h5_type(arr: np.ndarray, what: str) -> Any:
 def build_h5_image(groups: Sequence[H5Group]) -> tuple[list[Any], int]:
     """The HDF5 file as ordered parts (bytes and arrays) and its total size."""
     sparse = _SparseFile()
-    regions: list[tuple[int, int, np.ndarray]] = []
+    regions: list[tuple[int, int, Any]] = []
     with h5py.File(sparse, "w") as f:
         for group in groups:
             g = f.require_group(group.path) if group.path else f
@@ -150,9 +165,10 @@ def build_h5_image(groups: Sequence[H5Group]) -> tuple[list[Any], int]:
                 arr = storable_array(value, what)
                 dsid = _create_dataset(g, key, arr, what)
                 offset = dsid.get_offset()
-                if offset is not None and arr.nbytes:
-                    regions.append((int(offset), int(arr.nbytes), arr))
-                if arr.dtype.name == "bfloat16":
+                nbytes = lazy_nbytes(arr)
+                if offset is not None and nbytes:
+                    regions.append((int(offset), nbytes, arr))
+                if np.dtype(arr.dtype).name == "bfloat16":
                     h5py.Dataset(dsid).attrs["dtype"] = "bfloat16"
     regions.sort(key=lambda r: r[0])
     _check_untouched(sparse.writes, regions)
@@ -168,18 +184,19 @@ def build_h5_image(groups: Sequence[H5Group]) -> tuple[list[Any], int]:
     return parts, max(sparse.size, pos)
 
 
-def _create_dataset(group: Any, key: str, arr: np.ndarray, what: str) -> Any:
+def _create_dataset(group: Any, key: str, arr: Any, what: str) -> Any:
     dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
     dcpl.set_layout(h5py.h5d.CONTIGUOUS)
     dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
     dcpl.set_fill_time(h5py.h5d.FILL_TIME_NEVER)
     dcpl.set_obj_track_times(False)
-    space = h5py.h5s.create_simple(arr.shape) if arr.ndim else h5py.h5s.create(h5py.h5s.SCALAR)
+    shape = tuple(int(d) for d in arr.shape)
+    space = h5py.h5s.create_simple(shape) if shape else h5py.h5s.create(h5py.h5s.SCALAR)
     return h5py.h5d.create(group.id, key.encode("utf-8"), _h5_type(arr, what), space, dcpl=dcpl)
 
 
 def _check_untouched(
-    writes: list[tuple[int, int]], regions: list[tuple[int, int, np.ndarray]]
+    writes: list[tuple[int, int]], regions: list[tuple[int, int, Any]]
 ) -> None:
     """HDF5 must not have written into a data region (it would be overwritten by the array)."""
     starts = [r[0] for r in regions]

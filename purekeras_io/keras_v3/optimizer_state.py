@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ..lazy import keep, unwrap
 from ..model.dialect import check_dialect
 from ..optimizer_state import (
     check_iterations,
@@ -42,7 +43,7 @@ def optimizer_arrays(
     """The optimizer's variables for ``optimizer/vars`` (initial-state slots if never built)."""
     dialect = check_dialect(target, what="target")
     entries = state_variables(optimizer, trainable, dialect, where=f"optimizer {optimizer.name!r}")
-    return [np.asarray(a) for _, a in entries]
+    return [keep(unwrap(a)) for _, a in entries]  # lazy slots stay unread
 
 
 def restore_optimizer(

@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 
 from .._io import atomic_file
 from ..errors import ConfigError
+from ..lazy import unwrap
 from ..model.base import CompileInfo, Model
 from ..model.dialect import check_dialect
 from ..model.naming import renamed_layers
@@ -37,7 +38,7 @@ from .layout import (
     layer_groups,
 )
 from .optimizer_state import optimizer_arrays
-from .zipstream import Member, byte_view, write_all, write_zip
+from .zipstream import Member, write_parts, write_zip
 
 __all__ = [
     "build_members",
@@ -135,7 +136,7 @@ def weights_groups(model: Model, target: str, include_optimizer: bool = True) ->
     """Every group of ``model.weights.h5``: root ``vars``, layers, then the optimizer."""
     named = target == "keras3"
     for group in layer_groups(model, target):
-        arrays = [v.value for v in group.variables]
+        arrays = [unwrap(v) for v in group.variables]  # lazy values stay unread
         yield H5Group(group.vars_path, group.name if named else None, arrays)
     info = model.compile_info
     if include_optimizer and info is not None and info.optimizer is not None:
@@ -245,5 +246,4 @@ def save_weights(model: Model, filepath: Any, target: str = "keras3", *, fsync: 
 
 
 def _write_parts(fh: BinaryIO, parts: list[Any]) -> None:
-    for part in parts:
-        write_all(fh, byte_view(part))
+    write_parts(fh, parts)

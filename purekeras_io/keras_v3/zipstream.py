@@ -20,6 +20,13 @@ A large member is a list of buffers (HDF5 metadata pages and NumPy arrays, see `
 seekable target the main thread writes them while one or two threads compute the CRC (``zlib.crc32``
 releases the GIL), then the CRC is patched into the local header, as ``zipfile`` does. A
 non-seekable target gets the CRC computed first. Nothing is copied into one big buffer.
+
+A part may also be a *lazy array* (:mod:`purekeras_io.lazy`: a memory map, a Dask array, a tensor
+of a file read on demand): its bytes are streamed in row slabs of at most
+:data:`~purekeras_io.lazy.DEFAULT_BLOCK_BYTES` (:func:`iter_part_views`), the CRC is updated
+slab by slab, and only one slab is in memory. On a seekable target the CRC is patched into the
+local header afterwards; a non-seekable target makes the lazy arrays be read twice (once for the
+CRC, once for the bytes). Members without lazy parts are written exactly as before.
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from .._crc import CrcCombiner
+from ..errors import ConfigError
+from ..lazy import is_lazy, iter_row_blocks, lazy_nbytes
 
 __all__ = [
     "CRC32_IMPLEMENTATION",
@@ -45,7 +54,11 @@ __all__ = [
     "crc32",
     "crc32_combine",
     "crc32_of",
+    "is_stream_part",
+    "iter_part_views",
+    "part_nbytes",
     "write_all",
+    "write_parts",
     "write_zip",
 ]
 
@@ -76,7 +89,47 @@ class Member:
 
 
 def _nbytes(part: Any) -> int:
+    if is_stream_part(part):
+        return lazy_nbytes(part)
     return int(part.nbytes) if isinstance(part, (np.ndarray, memoryview)) else len(part)
+
+
+part_nbytes = _nbytes
+
+
+def is_stream_part(part: Any) -> bool:
+    """Whether ``part`` is a lazy array (streamed in slabs) rather than a buffer."""
+    return not isinstance(part, (bytes, bytearray, memoryview, np.ndarray)) and is_lazy(part)
+
+
+def iter_part_views(part: Any) -> Any:
+    """Byte views of ``part`` in order: one for a buffer, one per row slab for a lazy array."""
+    if not is_stream_part(part):
+        yield byte_view(part)
+        return
+    expected, got = lazy_nbytes(part), 0
+    for block in iter_row_blocks(part):
+        view = byte_view(block)
+        got += len(view)
+        if got > expected:
+            break
+        yield view
+    if got != expected:
+        raise ConfigError(
+            f"a lazy array of shape {tuple(part.shape)} and dtype {part.dtype} gave {got} bytes "
+            f"when sliced, not {expected} ({type(part).__name__} slices disagree with its shape)"
+        )
+
+
+def write_parts(target: BinaryIO, parts: Sequence[Any], crc: bool = False) -> int:
+    """Write ``parts`` in order (lazy ones slab by slab); the CRC-32 of the bytes if ``crc``."""
+    value = 0
+    for part in parts:
+        for view in iter_part_views(part):
+            write_all(target, view)
+            if crc:
+                value = crc32(view, value)
+    return value
 
 
 def byte_view(part: Any) -> memoryview:
@@ -307,6 +360,29 @@ def write_zip(
     entries: list[_Entry] = []
     for member in members:
         name = member.name.encode("utf-8")
+        if any(is_stream_part(p) for p in member.parts):
+            size = member.size
+            zip64 = size > zip64_limit
+            offset = pos
+            if seekable:  # one pass: bytes out, CRC along, header patched
+                header = _local_header(name, 0, size, dos, zip64)
+                target.write(header)
+                crc = write_parts(target, member.parts, crc=True)
+                end = target.tell()
+                target.seek(start + offset + 14)
+                target.write(struct.pack("<L", crc))
+                target.seek(end)
+            else:  # the CRC first (the lazy arrays are read twice)
+                crc = 0
+                for part in member.parts:
+                    for view in iter_part_views(part):
+                        crc = crc32(view, crc)
+                header = _local_header(name, crc, size, dos, zip64)
+                target.write(header)
+                write_parts(target, member.parts)
+            pos += len(header) + size
+            entries.append(_Entry(name, crc, size, offset, zip64))
+            continue
         views = [byte_view(p) for p in member.parts]
         size = sum(len(v) for v in views)
         zip64 = size > zip64_limit
