@@ -172,10 +172,27 @@ def save_weights(
     filepath: Any,
     overwrite: bool = True,
     save_format: str | None = None,
+    max_shard_size: float | None = None,
     **kwargs: Any,
 ) -> None:
-    """Weights only: ``.h5`` / ``.weights.h5`` as Keras, else a TF object-based checkpoint."""
+    """Weights only: ``.h5`` / ``.weights.h5`` as Keras, else a TF object-based checkpoint.
+
+    ``max_shard_size`` (GB, Keras 3): sharded weights, ``x.weights.json`` plus
+    ``x_00000.weights.h5``… (a ``.weights.h5`` path becomes ``.weights.json``, with Keras'
+    warning); see :mod:`purekeras_io.keras_v3.sharded`."""
     path = os.fspath(filepath)
+    if max_shard_size is not None or path.endswith(".weights.json"):
+        if max_shard_size is None or not path.endswith(("weights.h5", "weights.json")):
+            raise ConfigError(
+                f"save_weights: sharded weights need a path ending in .weights.json and "
+                f"max_shard_size (GB); received filepath={path!r}, "
+                f"max_shard_size={max_shard_size!r}"
+            )
+        sharded = importlib.import_module("purekeras_io.keras_v3.sharded")
+        json_path = sharded.json_path_for(path)
+        confirm_overwrite(json_path, overwrite)
+        sharded.save_sharded(model, json_path, max_shard_size, **kwargs)
+        return
     confirm_overwrite(path, overwrite)
     if save_format == "h5" or path.endswith(_H5_EXTENSIONS):
         _writer("keras" if path.endswith(".weights.h5") else "h5").save_weights(
@@ -188,8 +205,14 @@ def save_weights(
 
 
 def load_weights(model: Model, filepath: Any, **kwargs: Any) -> None:
-    """Read weights saved by :func:`save_weights` (or by Keras / tf_keras) into ``model``."""
+    """Read weights saved by :func:`save_weights` (or by Keras / tf_keras) into ``model``
+    (``.weights.json``: Keras 3 sharded weights)."""
     path = os.fspath(filepath)
+    if path.endswith(".weights.json"):
+        importlib.import_module("purekeras_io.keras_v3.sharded").load_sharded(
+            model, path, **kwargs
+        )
+        return
     if path.endswith(_H5_EXTENSIONS):
         _writer("keras" if path.endswith(".weights.h5") else "h5").load_weights(
             model, path, **kwargs

@@ -15,6 +15,7 @@ external-storage and virtual datasets are refused (a weight file must not point 
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from typing import Any
@@ -24,6 +25,7 @@ import numpy as np
 
 from .. import optimizers
 from ..errors import ConfigError, FormatError, PurekerasError, reading
+from ..keras_v3.lazy_member import FileSource, LazyDataset, contiguous_offset, source_for_h5
 from ..model.base import Model
 from ..model.config_schema import check_compile_config
 from ..model.layer import UnknownLayer
@@ -64,8 +66,12 @@ def _has_child(group: h5py.Group, name: str) -> bool:
         return name in group
 
 
-def read_dataset(group: h5py.Group, name: str, what: str) -> np.ndarray:
-    """One dataset as an array (no external storage, no virtual datasets, numeric only)."""
+def read_dataset(
+    group: h5py.Group, name: str, what: str, source: FileSource | None = None
+) -> Any:
+    """One dataset as an array (no external storage, no virtual datasets, numeric only); with
+    ``source`` (the file, opened for lazy reads) a contiguous dataset becomes a
+    :class:`~purekeras_io.keras_v3.lazy_member.LazyDataset`, read on first use."""
     ds = _child(group, name, what)
     where = L.describe(group)
     if not isinstance(ds, h5py.Dataset):
@@ -79,6 +85,13 @@ def read_dataset(group: h5py.Group, name: str, what: str) -> np.ndarray:
     if dtype.kind not in "biufcV":
         raise FormatError(f"{where}: {what} {name!r} has non-numeric dtype {dtype}")
     with L.h5_access(where, f"{what} {name!r}"):
+        offset = contiguous_offset(ds) if source is not None else None
+        shape = ds.shape
+        if offset is not None and source is not None and shape and dtype.kind != "c":
+            nbytes = math.prod(int(d) for d in shape) * dtype.itemsize
+            if nbytes:
+                return LazyDataset(source, offset, tuple(int(d) for d in shape), dtype,
+                                   f"{what} {name!r} of {where}")
         return np.asarray(ds[()])
 
 
@@ -93,15 +106,18 @@ def _legacy_weights(layer: Any) -> list[Variable]:
     return list(layer.trainable_weights) + list(layer.non_trainable_weights)
 
 
-def _cast(value: np.ndarray, var: Variable) -> np.ndarray:
+def _cast(value: Any, var: Variable) -> Any:
     """Opaque HDF5 data (h5py's bfloat16/float8 storage) is read as the variable's dtype."""
     if value.dtype.kind == "V" and value.dtype.itemsize == var.dtype.itemsize:
         return value.view(var.dtype)
     return value
 
 
-def read_weights_into(group: h5py.Group, model: Model) -> None:
-    """Set ``model``'s weights from a ``model_weights``-style group (by order and shape)."""
+def read_weights_into(
+    group: h5py.Group, model: Model, source: FileSource | None = None
+) -> None:
+    """Set ``model``'s weights from a ``model_weights``-style group (by order and shape);
+    ``source``: contiguous datasets are left in the file, read on first use."""
     where = L.describe(group)
     layer_names = L.read_name_list(group, L.LAYER_NAMES) or []
     if not L.has_attr(group, L.KERAS_VERSION):
@@ -119,7 +135,7 @@ def read_weights_into(group: h5py.Group, model: Model) -> None:
         if names:
             saved.append((name, g, names))
     if any(_unbuilt_unknown(la) for la in model.layers):
-        _read_by_name(model, saved, where)
+        _read_by_name(model, saved, where, source)
         return
     layers = [la for la in model.layers if _legacy_weights(la)]
     if len(layers) != len(saved):
@@ -137,7 +153,7 @@ def read_weights_into(group: h5py.Group, model: Model) -> None:
             )
         values = []
         for var, wname in zip(targets, names):
-            value = _cast(read_dataset(g, wname, "weight"), var)
+            value = _cast(read_dataset(g, wname, "weight", source), var)
             if value.shape != var.shape:
                 raise FormatError(
                     f"{L.describe(g)}: weight {wname!r} has shape {value.shape}, layer "
@@ -152,12 +168,15 @@ def _unbuilt_unknown(layer: Any) -> bool:
     return isinstance(layer, UnknownLayer) and not layer.own_variables
 
 
-def _read_group(g: h5py.Group, names: list[str]) -> list[np.ndarray]:
-    return [read_dataset(g, n, "weight") for n in names]
+def _read_group(g: h5py.Group, names: list[str], source: FileSource | None) -> list[Any]:
+    return [read_dataset(g, n, "weight", source) for n in names]
 
 
 def _read_by_name(
-    model: Model, saved: list[tuple[str, h5py.Group, list[str]]], where: str
+    model: Model,
+    saved: list[tuple[str, h5py.Group, list[str]]],
+    where: str,
+    source: FileSource | None = None,
 ) -> None:
     """Layers outside the catalog do not know their weights before they get them: pair the
     model's layers with the file's by name, and give unknown layers the arrays as stored."""
@@ -171,14 +190,14 @@ def _read_by_name(
             continue
         g, names = entry
         if _unbuilt_unknown(layer):
-            layer.set_weights(_read_group(g, names))
+            layer.set_weights(_read_group(g, names, source))
             continue
         if len(targets) != len(names):
             raise FormatError(
                 f"{L.describe(g)}: layer {layer.name!r} has {len(targets)} weights, the file lists "
                 f"{len(names)} in '{L.WEIGHT_NAMES}'"
             )
-        for var, wname, value in zip(targets, names, _read_group(g, names)):
+        for var, wname, value in zip(targets, names, _read_group(g, names, source)):
             value = _cast(value, var)
             if value.shape != var.shape:
                 raise FormatError(
@@ -226,20 +245,21 @@ def _compile_from(model: Model, training: Any, where: str) -> bool:
     return True
 
 
-def _read_optimizer(root: h5py.Group, model: Model) -> None:
+def _read_optimizer(root: h5py.Group, model: Model, source: FileSource | None = None) -> None:
     g = _child(root, L.OPTIMIZER_WEIGHTS, "group")
     if not isinstance(g, h5py.Group):
         raise FormatError(f"{L.describe(root)}: {L.OPTIMIZER_WEIGHTS!r} is not a group")
     names = L.read_name_list(g, L.WEIGHT_NAMES) or []
-    arrays = [read_dataset(g, n, "optimizer weight") for n in names]
+    arrays = [read_dataset(g, n, "optimizer weight", source) for n in names]
     opt = model.optimizer
     if opt is None or not names:
         return
     restore_optimizer_state(opt, names, arrays, model.trainable_weights, L.describe(g))
 
 
-def read_model(root: h5py.Group) -> Model:
-    """A model (weights set, compiled and optimizer state restored when saved) from a group."""
+def read_model(root: h5py.Group, source: FileSource | None = None) -> Model:
+    """A model (weights set, compiled and optimizer state restored when saved) from a group
+    (``source``: weights read on first use, see :func:`read_dataset`)."""
     where = L.describe(root)
     config = _json_attr(root, L.MODEL_CONFIG, required=True)
     if not isinstance(config, dict) or "class_name" not in config:
@@ -251,12 +271,12 @@ def read_model(root: h5py.Group) -> Model:
     weights = _child(root, L.MODEL_WEIGHTS, "group")
     if not isinstance(weights, h5py.Group):
         raise FormatError(f"{where}: {L.MODEL_WEIGHTS!r} is not a group")
-    read_weights_into(weights, model)
+    read_weights_into(weights, model, source)
     training = _json_attr(root, L.TRAINING_CONFIG, required=False)
     if training is None:
         return model
     if _compile_from(model, training, where) and _has_child(root, L.OPTIMIZER_WEIGHTS):
-        _read_optimizer(root, model)
+        _read_optimizer(root, model, source)
     return model
 
 
@@ -270,24 +290,26 @@ def _open(filepath: Any) -> h5py.File:
         raise FormatError(f"{path}: not a readable HDF5 file ({exc})") from None
 
 
-def load(filepath: Any, **ignored: Any) -> Model:
-    """Read a full-model ``.h5`` (path or open ``h5py.File``/``h5py.Group``)."""
+def load(filepath: Any, lazy: bool = True, **ignored: Any) -> Model:
+    """Read a full-model ``.h5`` (path or open ``h5py.File``/``h5py.Group``); ``lazy`` (a path):
+    contiguous weights are read on first use (:mod:`purekeras_io.keras_v3.lazy_member`)."""
     with reading(_where(filepath)):
         if isinstance(filepath, h5py.Group):
             with L.safe_attributes(filepath.file):
                 return read_model(filepath)
         with _open(filepath) as f, L.safe_attributes(f):
-            return read_model(f)
+            return read_model(f, source_for_h5(filepath, f) if lazy else None)
 
 
-def load_weights(model: Model, filepath: Any, **ignored: Any) -> None:
-    """Weights from a ``save_weights`` file, or from the ``model_weights`` of a full-model file."""
+def load_weights(model: Model, filepath: Any, lazy: bool = True, **ignored: Any) -> None:
+    """Weights from a ``save_weights`` file, or from the ``model_weights`` of a full-model file
+    (``lazy`` as in :func:`load`)."""
 
-    def read(root: h5py.Group) -> None:
+    def read(root: h5py.Group, source: FileSource | None = None) -> None:
         if not L.has_attr(root, L.LAYER_NAMES) and not L.has_attr(root, f"{L.LAYER_NAMES}0"):
             if _has_child(root, L.MODEL_WEIGHTS):
                 root = _child(root, L.MODEL_WEIGHTS, "group")
-        read_weights_into(root, model)
+        read_weights_into(root, model, source)
 
     with reading(_where(filepath)):
         if isinstance(filepath, h5py.Group):
@@ -295,7 +317,7 @@ def load_weights(model: Model, filepath: Any, **ignored: Any) -> None:
                 read(filepath)
             return
         with _open(filepath) as f, L.safe_attributes(f):
-            read(f)
+            read(f, source_for_h5(filepath, f) if lazy else None)
 
 
 def _where(filepath: Any) -> str:

@@ -27,7 +27,7 @@ import tempfile
 import warnings
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -42,10 +42,20 @@ from ..model.layer import UnknownLayer
 from ..model.serialize import detect_dialect, model_from_config
 from ..model.validate import MAX_JSON_BYTES, load_json
 from .layout import CONFIG_MEMBER, METADATA_MEMBER, WEIGHTS_MEMBER, layer_groups
+from .lazy_member import FileSource, LazyDataset, contiguous_offset
 from .optimizer_state import restore_optimizer
 from .zipstream import crc32
 
-__all__ = ["load", "load_weights", "read_archive", "read_weights_tree"]
+__all__ = [
+    "assign_tree",
+    "load",
+    "load_weights",
+    "numbered",
+    "open_h5",
+    "read_archive",
+    "read_weights_tree",
+    "vars_datasets",
+]
 
 _MAX_JSON = MAX_JSON_BYTES  # config.json / metadata.json larger than this is refused
 _MAX_RATIO = 100  # a compressed weights member may expand at most this much (above the floor)
@@ -63,6 +73,15 @@ class _Window(io.RawIOBase):
     def __init__(self, fh: Any, start: int, size: int) -> None:
         super().__init__()
         self._fh, self._start, self._size, self._pos = fh, start, size, 0
+
+    @property
+    def start(self) -> int:
+        """Where the window starts in the underlying file."""
+        return self._start
+
+    @property
+    def size(self) -> int:
+        return self._size
 
     def readable(self) -> bool:
         return True
@@ -168,7 +187,9 @@ def _check_crc(fh: Any, start: int, size: int, expected: int, where: str) -> Non
 
 
 @contextmanager
-def _weights_file(zf: zipfile.ZipFile, fh: Any, file_size: int, where: str) -> Iterator[Any]:
+def _weights_file(
+    zf: zipfile.ZipFile, fh: Any, file_size: int, where: str, verify_crc: bool = True
+) -> Iterator[Any]:
     """The weights member as something h5py opens (window or bounded temporary copy)."""
     info = zf.getinfo(WEIGHTS_MEMBER)
     if info.flag_bits & 0x1:
@@ -180,7 +201,8 @@ def _weights_file(zf: zipfile.ZipFile, fh: Any, file_size: int, where: str) -> I
                 f"{info.compress_size} != size {info.file_size}"
             )
         start = _stored_data_offset(fh, info, file_size, where)
-        _check_crc(fh, start, info.file_size, info.CRC, where)
+        if verify_crc:
+            _check_crc(fh, start, info.file_size, info.CRC, where)
         yield _Window(fh, start, info.file_size)
         return
     if info.file_size > _RATIO_FLOOR and info.file_size > _MAX_RATIO * max(info.compress_size, 1):
@@ -233,19 +255,15 @@ def _group_at(f: Any, path: str, where: str) -> Any:
     return node
 
 
-def _contiguous_offset(ds: Any) -> int | None:
-    """File offset of an allocated, unfiltered CONTIGUOUS dataset (else None: read via h5py)."""
-    try:
-        dcpl = ds.id.get_create_plist()
-        if dcpl.get_layout() != h5py.h5d.CONTIGUOUS or dcpl.get_nfilters():
-            return None
-        offset = ds.id.get_offset()
-    except (OSError, ValueError, TypeError, KeyError, RuntimeError):
-        return None
-    return None if offset is None else int(offset)
-
-
-def _read_dataset(ds: Any, limit: int, where: str, window: _Window | None = None) -> np.ndarray:
+def _read_dataset(
+    ds: Any,
+    limit: int,
+    where: str,
+    window: _Window | None = None,
+    source: FileSource | None = None,
+) -> Any:
+    """A dataset's array; with ``source`` (the file ``window`` lies in, opened for lazy reads) a
+    contiguous dataset becomes a :class:`~.lazy_member.LazyDataset` (nothing read now)."""
     name = f"{where}: {ds.name}"
     if not isinstance(ds, h5py.Dataset):
         raise FormatError(f"{name} is a group, expected a dataset")
@@ -263,7 +281,20 @@ def _read_dataset(ds: Any, limit: int, where: str, window: _Window | None = None
     nbytes = math.prod(int(d) for d in shape) * dtype.itemsize if shape is not None else 0
     if nbytes > limit:
         raise FormatError(f"{name} declares {nbytes} bytes, more than the file can hold; refused")
-    offset = _contiguous_offset(ds) if window is not None and nbytes else None
+    offset = contiguous_offset(ds) if window is not None and nbytes else None
+    if window is not None and offset is not None and source is not None and shape:
+        # (scalars — iterations, learning rate — are read now: a few bytes)
+        if offset < 0 or offset + nbytes > window.size:
+            raise FormatError(
+                f"{name}: data at {offset}+{nbytes} lies outside the file ({window.size} bytes)"
+            )
+        if bf16:
+            import ml_dtypes
+
+            dtype = np.dtype(ml_dtypes.bfloat16)
+        return LazyDataset(
+            source, window.start + offset, tuple(int(d) for d in shape), dtype, name
+        )
     if window is not None and offset is not None:
         arr = window.read_array(offset, dtype, tuple(int(d) for d in shape), name)
     else:
@@ -279,26 +310,50 @@ def _read_dataset(ds: Any, limit: int, where: str, window: _Window | None = None
     return arr
 
 
-def _vars_arrays(
-    f: Any, vars_path: str, limit: int, where: str, window: _Window | None = None
-) -> list[np.ndarray] | None:
-    """Datasets ``0…n-1`` of a ``vars`` group (None when the group is absent)."""
+def vars_datasets(
+    f: Any,
+    vars_path: str,
+    limit: int,
+    where: str,
+    window: _Window | None = None,
+    source: FileSource | None = None,
+) -> dict[str, Any] | None:
+    """``{key: array}`` of the datasets of a ``vars`` group as they are (None when absent); with
+    ``source``, contiguous ones lazy (:func:`_read_dataset`)."""
     group = _group_at(f, vars_path, where)
     if group is None:
         return None
-    keys = list(group.keys())
+    out: dict[str, Any] = {}
+    for key in sorted(group.keys()):
+        ds = _hard_child(group, key, where)
+        if ds is None:
+            raise FormatError(f"{where}: {vars_path}/{key} is listed but cannot be opened")
+        out[key] = _read_dataset(ds, limit, where, window, source)
+    return out
+
+
+def numbered(found: dict[str, Any], vars_path: str, where: str) -> list[Any]:
+    """The arrays of keys ``"0"…"n-1"`` in order, or a FormatError naming what is there."""
+    keys = list(found)
     n = len(keys)
     if sorted(keys) != sorted(str(i) for i in range(n)):
         raise FormatError(
             f"{where}: {vars_path} holds {sorted(keys)[:10]}, expected datasets '0'…'{n - 1}'"
         )
-    out = []
-    for i in range(n):
-        ds = _hard_child(group, str(i), where)
-        if ds is None:
-            raise FormatError(f"{where}: {vars_path}/{i} is listed but cannot be opened")
-        out.append(_read_dataset(ds, limit, where, window))
-    return out
+    return [found[str(i)] for i in range(n)]
+
+
+def _vars_arrays(
+    f: Any,
+    vars_path: str,
+    limit: int,
+    where: str,
+    window: _Window | None = None,
+    source: FileSource | None = None,
+) -> list[Any] | None:
+    """Datasets ``0…n-1`` of a ``vars`` group (None when the group is absent)."""
+    found = vars_datasets(f, vars_path, limit, where, window, source)
+    return None if found is None else numbered(found, vars_path, where)
 
 
 def read_weights_tree(
@@ -308,15 +363,30 @@ def read_weights_tree(
     where: str,
     dialect: str = "keras3",
     window: _Window | None = None,
+    source: FileSource | None = None,
 ) -> None:
     """Assign every layer's variables from an open ``model.weights.h5`` (and optimizer state).
 
     With ``window`` (the file h5py reads), contiguous datasets are read straight into their
-    arrays from the file instead of through h5py's buffers. A damaged HDF5 structure (h5py and
+    arrays from the file instead of through h5py's buffers; with ``source`` too they are not read
+    at all but become lazy arrays (:mod:`.lazy_member`). A damaged HDF5 structure (h5py and
     HDF5 raise many kinds of errors for it) is reported as :class:`FormatError`.
     """
+    assign_tree(
+        model,
+        lambda vars_path: _vars_arrays(f, vars_path, limit, where, window, source),
+        where,
+        dialect,
+    )
+
+
+def assign_tree(
+    model: Model, fetch: Callable[[str], list[Any] | None], where: str, dialect: str = "keras3"
+) -> None:
+    """Assign every layer's variables (and the optimizer state) from ``fetch(vars_path)``: the
+    arrays ``0…n-1`` of that group, None when absent. Errors of h5py become FormatError."""
     try:
-        _read_weights_tree(model, f, limit, where, dialect, window)
+        _read_weights_tree(model, fetch, where, dialect)
     except (FormatError, UnsupportedFeatureError):
         raise
     except (
@@ -334,12 +404,12 @@ def read_weights_tree(
 
 
 def _read_weights_tree(
-    model: Model, f: Any, limit: int, where: str, dialect: str, window: _Window | None
+    model: Model, fetch: Callable[[str], list[Any] | None], where: str, dialect: str
 ) -> None:
     for group in layer_groups(model, dialect):
         if group.path == "" or isinstance(group.layer, Model):
             continue
-        arrays = _vars_arrays(f, group.vars_path, limit, where, window)
+        arrays = fetch(group.vars_path)
         expected = group.variables
         layer = group.layer
         if isinstance(layer, UnknownLayer) and not expected:
@@ -363,7 +433,7 @@ def _read_weights_tree(
     info = model.compile_info
     if info is None or info.optimizer is None:
         return
-    arrays = _vars_arrays(f, "optimizer/vars", limit, where, window)
+    arrays = fetch("optimizer/vars")
     if not arrays:
         return
     message = restore_optimizer(
@@ -488,23 +558,47 @@ def load(filepath: Any, **ignored: Any) -> Model:
         return _load(filepath, **ignored)
 
 
-def _load(filepath: Any, **ignored: Any) -> Model:
-    """A model (architecture, weights, compile settings, optimizer state) from a ``.keras`` file."""
+def _load(
+    filepath: Any, lazy: bool = True, verify_crc: bool = True, **ignored: Any
+) -> Model:
+    """A model (architecture, weights, compile settings, optimizer state) from a ``.keras`` file.
+
+    ``lazy`` (default, for a path whose weights member is STORED): variables hold
+    :class:`~.lazy_member.LazyDataset` views of the archive, read on first use; the member's
+    CRC-32 is still checked at load (streamed) unless ``verify_crc=False``."""
     where = str(filepath)
     if not hasattr(filepath, "read") and os.path.isdir(os.fspath(filepath)):
-        return _load_dir(os.fspath(filepath))
+        return _load_dir(os.fspath(filepath), lazy)
     with _open_zip(filepath, where) as (zf, fh, size):
         _check_members(zf, where)
         config = _read_json(zf, CONFIG_MEMBER, where)
         model, dialect = _model_from(config, where)
-        with _weights_file(zf, fh, size, where) as wf:
+        with _weights_file(zf, fh, size, where, verify_crc) as wf:
             limit = max(_MAX_EXPANSION * zf.getinfo(WEIGHTS_MEMBER).file_size, 1 << 20)
-            with _h5(wf, f"{where}: {WEIGHTS_MEMBER}") as (f, window):
-                read_weights_tree(model, f, limit, f"{where}: {WEIGHTS_MEMBER}", dialect, window)
+            source = _source(filepath, fh) if lazy and isinstance(wf, _Window) else None
+            with open_h5(wf, f"{where}: {WEIGHTS_MEMBER}") as (f, window):
+                read_weights_tree(
+                    model, f, limit, f"{where}: {WEIGHTS_MEMBER}", dialect, window, source
+                )
     return model
 
 
-def _load_dir(path: str) -> Model:
+def _source(filepath: Any, fh: Any) -> FileSource | None:
+    """The file ``fh`` (opened by us from the path ``filepath``) opened again for lazy reads;
+    None for a file object of the caller's (its tensors are read now)."""
+    if hasattr(filepath, "read"):
+        return None
+    try:
+        source = FileSource(os.fspath(filepath))
+    except OSError:
+        return None
+    if not source.same_file(fh):  # replaced between the two opens: read now
+        source.close()
+        return None
+    return source
+
+
+def _load_dir(path: str, lazy: bool = True) -> Model:
     where = path
     cfg_path = os.path.join(path, CONFIG_MEMBER)
     w_path = os.path.join(path, WEIGHTS_MEMBER)
@@ -518,13 +612,14 @@ def _load_dir(path: str) -> Model:
         config = load_json(fh.read(_MAX_JSON + 1), cfg_path, max_bytes=_MAX_JSON)
     model, dialect = _model_from(config, where)
     limit = max(_MAX_EXPANSION * os.path.getsize(w_path), 1 << 20)
-    with open(w_path, "rb") as wf, _h5(wf, w_path) as (f, window):
-        read_weights_tree(model, f, limit, w_path, dialect, window)
+    with open(w_path, "rb") as wf, open_h5(wf, w_path) as (f, window):
+        source = _source(w_path, wf) if lazy else None
+        read_weights_tree(model, f, limit, w_path, dialect, window, source)
     return model
 
 
 @contextmanager
-def _h5(fileobj: Any, where: str) -> Iterator[tuple[Any, _Window]]:
+def open_h5(fileobj: Any, where: str) -> Iterator[tuple[Any, _Window]]:
     """h5py on ``fileobj`` (through a :class:`_Window`, which also serves direct reads)."""
     if isinstance(fileobj, _Window):
         window = fileobj
@@ -542,8 +637,9 @@ def _h5(fileobj: Any, where: str) -> Iterator[tuple[Any, _Window]]:
             f.close()
 
 
-def load_weights(model: Model, filepath: Any, **ignored: Any) -> None:
-    """Read a ``.weights.h5`` file (Keras 3 ``save_weights``) into ``model``."""
+def load_weights(model: Model, filepath: Any, lazy: bool = True, **ignored: Any) -> None:
+    """Read a ``.weights.h5`` file (Keras 3 ``save_weights``) into ``model`` (``lazy``: for a
+    path, contiguous datasets are read on first use, see :mod:`.lazy_member`)."""
     where = str(filepath)
     own = not hasattr(filepath, "read")
     fh = open(os.fspath(filepath), "rb") if own else filepath
@@ -551,8 +647,9 @@ def load_weights(model: Model, filepath: Any, **ignored: Any) -> None:
         fh.seek(0, 2)
         limit = max(_MAX_EXPANSION * fh.tell(), 1 << 20)
         fh.seek(0)
-        with _h5(fh, where) as (f, window):
-            read_weights_tree(model, f, limit, where, model.source_dialect, window)
+        source = _source(filepath, fh) if lazy and own else None
+        with open_h5(fh, where) as (f, window):
+            read_weights_tree(model, f, limit, where, model.source_dialect, window, source)
     finally:
         if own:
             fh.close()

@@ -39,12 +39,12 @@ from .reader import (
     _MAX_EXPANSION,
     _MAX_JSON,
     _check_members,
-    _h5,
     _model_from,
     _stored_data_offset,
     _vars_arrays,
     _weights_file,
     _Window,
+    open_h5,
 )
 
 __all__ = ["NOTE_H5", "NOTE_ZIP", "verify_keras", "verify_weights_tree"]
@@ -179,11 +179,11 @@ def _weights(report: Report, where: str, zf: zipfile.ZipFile, fh: Any, size: int
             report.add(where, f"member {WEIGHTS_MEMBER!r}", str(exc).replace(f"{where}: ", ""))
             return
         window: Any = _Window(fh, start, info.file_size)
-        with report.guard(wwhere, ""), _h5(window, wwhere) as (f, win):
+        with report.guard(wwhere, ""), open_h5(window, wwhere) as (f, win):
             verify_weights_tree(report, model, f, dialect, wwhere, limit, win)
         return
     with report.guard(wwhere, ""), _weights_file(zf, fh, size, where) as wf:
-        with _h5(wf, wwhere) as (f, win):
+        with open_h5(wf, wwhere) as (f, win):
             verify_weights_tree(report, model, f, dialect, wwhere, limit, win)
 
 
@@ -254,6 +254,6 @@ def _verify_dir(where: str, report: Report) -> None:
     if built is None:
         return
     limit = max(_MAX_EXPANSION * os.path.getsize(wpath), 1 << 20)
-    with report.guard(wpath, ""), open(wpath, "rb") as wf, _h5(wf, wpath) as (f, win):
+    with report.guard(wpath, ""), open(wpath, "rb") as wf, open_h5(wf, wpath) as (f, win):
         verify_weights_tree(report, built[0], f, built[1], wpath, limit, win)
     report.note(NOTE_H5)
