@@ -36,6 +36,7 @@ import numpy as np
 
 from .._io import atomic_path
 from ..errors import ConfigError, TargetCompatibilityError, UnsupportedDtypeError
+from ..keras_v3 import zipstream
 from ..lazy import is_lazy, iter_row_blocks, unwrap
 from ..model.base import CompileInfo, Model
 from ..model.layer import Layer
@@ -145,7 +146,7 @@ def _write_dataset(group: h5py.Group, name: str, value: Any, what: str) -> str:
         ds[()] = next(iter_row_blocks(arr))
         return final
     row = 0
-    for block in iter_row_blocks(arr):
+    for block in iter_row_blocks(arr, zipstream.STREAM_BLOCK_BYTES):
         if block.shape[1:] != shape[1:] or row + block.shape[0] > shape[0]:
             raise ConfigError(
                 f"{what}: a lazy array of shape {shape} gave a slab of shape {block.shape} at "

@@ -42,12 +42,13 @@ import numpy as np
 
 from .._crc import CrcCombiner
 from ..errors import ConfigError
-from ..lazy import is_lazy, iter_row_blocks, lazy_nbytes
+from ..lazy import DEFAULT_BLOCK_BYTES, is_lazy, iter_row_blocks, lazy_nbytes
 
 __all__ = [
     "CRC32_IMPLEMENTATION",
     "DOS_DATE_1980",
     "EXTERNAL_ATTR",
+    "STREAM_BLOCK_BYTES",
     "ZIP64_LIMIT",
     "Member",
     "byte_view",
@@ -73,6 +74,8 @@ _END = struct.Struct("<4s4H2LH")
 _END64 = struct.Struct("<4sQ2H2L4Q")
 _END64_LOCATOR = struct.Struct("<4sLQL")
 _CRC_SPLIT_MIN = 64 << 20  # below this one CRC thread is enough
+STREAM_BLOCK_BYTES = DEFAULT_BLOCK_BYTES
+"""Slab size in which lazy parts are read and written (tests lower it)."""
 
 
 @dataclass
@@ -108,7 +111,7 @@ def iter_part_views(part: Any) -> Any:
         yield byte_view(part)
         return
     expected, got = lazy_nbytes(part), 0
-    for block in iter_row_blocks(part):
+    for block in iter_row_blocks(part, STREAM_BLOCK_BYTES):
         view = byte_view(block)
         got += len(view)
         if got > expected:
