@@ -43,6 +43,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .errors import ConfigError, TargetCompatibilityError
+from .lazy import as_dtype, keep
 from .model.config_schema import check_optimizer_config
 from .model.dialect import Dialect, check_dialect, neutral_value
 from .model.naming import snake_case
@@ -247,7 +248,7 @@ class Optimizer:
                     f"expected {names}"
                 )
         self.iterations = int(iterations)
-        self.slot_values = [{k: np.asarray(v) for k, v in d.items()} for d in slot_values]
+        self.slot_values = [{k: keep(v) for k, v in d.items()} for d in slot_values]
         self.extra_values = {}  # extras (Nadam u_product) follow the new iterations
 
     def flat_slots(self) -> list[tuple[int, SlotSpec, np.ndarray]]:
@@ -309,7 +310,7 @@ class Optimizer:
         """
         check_dialect(dialect)
         weights = list(model_trainable_weights)
-        values = [np.asarray(a[1] if isinstance(a, tuple) else a) for a in arrays]
+        values = [keep(a[1] if isinstance(a, tuple) else a) for a in arrays]
         layout = self._layout(weights, dialect)
         if len(values) != len(layout):
             raise ConfigError(
@@ -318,7 +319,7 @@ class Optimizer:
                 f"{len(weights)} trainable variables"
             )
         for (name, want), got in zip(layout, values):
-            if got.shape != want:
+            if tuple(got.shape) != tuple(want):
                 raise ConfigError(f"{type(self).__name__}: {name!r} has shape {got.shape}, "
                                   f"expected {want}")
         rest = iter(values)
@@ -327,7 +328,7 @@ class Optimizer:
             self.config["learning_rate"] = float(next(rest))
         slot_values: list[dict[str, np.ndarray]] = [{} for _ in weights]
         for i, s in self.slot_order(len(weights), dialect):
-            slot_values[i][s.keras3] = next(rest).astype(_dtype_of(weights[i]), copy=False)
+            slot_values[i][s.keras3] = as_dtype(next(rest), _dtype_of(weights[i]))
         if dialect == "keras2":
             for s in self.active_slots("keras3"):  # Keras 3 slots tf_keras lacks: initial state
                 for v, d in zip(weights, slot_values):

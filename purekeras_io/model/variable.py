@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ConfigError
+from ..lazy import Cast, is_lazy
 
 if TYPE_CHECKING:
     from ..initializers import Initial
@@ -70,11 +71,14 @@ class Variable:
 
     @property
     def value(self) -> Any:
-        """The array (drawn from the initial value on first read, then kept)."""
+        """The array (drawn from the initial value, or read from a lazy array, on first read,
+        then kept)."""
         if self._value is None:
             assert self._initial is not None
             self._value = self._initial.materialize()
             self._initial = None
+        elif is_lazy(self._value) and not isinstance(self._value, np.ndarray):
+            self._value = np.asarray(self._value)
         return self._value
 
     @value.setter
@@ -84,7 +88,8 @@ class Variable:
 
     @property
     def materialized(self) -> bool:
-        """Whether the variable holds an array (False while only its initial value is known)."""
+        """Whether the variable holds an array (False while only its initial value is known; a
+        lazy array counts as held)."""
         return self._value is not None
 
     @property
@@ -117,9 +122,34 @@ class Variable:
             return value.astype(dtype)
         return value.copy() if copy else value
 
+    def array_like(self) -> Any:
+        """The held array as it is: a lazy array (see :mod:`purekeras_io.lazy`) stays unread;
+        otherwise :attr:`value`. Writers stream what this gives."""
+        if self._value is not None and is_lazy(self._value):
+            return self._value
+        return self.value
+
+    @property
+    def lazy(self) -> bool:
+        """Whether the value is a lazy array that has not been read (see :meth:`assign`)."""
+        return self._value is not None and is_lazy(self._value)
+
     def assign(self, value: object) -> None:
         """Replace the value (no copy when the dtype matches); the shape must match exactly,
-        the dtype is cast. A lazy variable's initial value is dropped without being drawn."""
+        the dtype is cast. A lazy variable's initial value is dropped without being drawn.
+        A lazy array (a Dask array, a memory map, an entry read on demand) is kept unread:
+        :attr:`value` reads it on first use, :meth:`array_like` hands it to writers as it is."""
+        if is_lazy(value) and not isinstance(value, np.ndarray):
+            got = tuple(int(d) for d in value.shape)  # type: ignore[attr-defined]
+            if got != self.shape:
+                raise ConfigError(
+                    f"variable {self.path or self.name!r}: expected shape {self.shape}, "
+                    f"received {got}"
+                )
+            dtype = self.dtype
+            self._value = value if np.dtype(value.dtype) == dtype else Cast(value, dtype)  # type: ignore[attr-defined]
+            self._initial = None
+            return
         arr = np.asarray(value)
         shape = self.shape
         if arr.shape != shape:

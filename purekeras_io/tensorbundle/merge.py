@@ -15,7 +15,9 @@
   ``-of-<number of referenced shards>`` while the header says the sum, so its result cannot be
   read; whenever every shard holds a tensor both give identical bytes.
 * entries: all keys sorted bytewise, ``shard_id`` remapped, otherwise re-serialized unchanged;
-  a key present in two inputs is an error (TF merges sliced entries; slices are not supported).
+  a key present in two inputs is an error, except the full entry of a partitioned tensor
+  (``slices.py``): those of one key are joined, ``slices`` appended in input order, and must
+  agree on dtype and shape (TF's ``MergeOneBundle``).
 * files: everything is read and checked first; then the new index is written under a temporary
   name, the data files are renamed to ``<out>.data-%05d-of-%05d``, the index is moved into place,
   and the input ``.index`` files are deleted.
@@ -78,14 +80,24 @@ def merge(prefixes: Sequence[str | os.PathLike[str]], out_prefix: str | os.PathL
         all_files.extend(files)
         for raw_key, raw_entry in items:
             key = decode_key(raw_key)
-            if raw_key in entries:
+            entry = decode_entry(raw_entry, key=key, name=name, num_shards=header.num_shards)
+            known = entries.get(raw_key)
+            if known is not None and known.slices and entry.slices:
+                if known.dtype != entry.dtype or known.shape != entry.shape:
+                    raise FormatError(
+                        f"merge: partitioned tensor {key!r} in {prefix!r} has dtype "
+                        f"{entry.dtype} shape {entry.shape}, in {owner[raw_key]!r} dtype "
+                        f"{known.dtype} shape {known.shape}"
+                    )
+                known.slices.extend(entry.slices)
+                continue
+            if known is not None:
                 raise BundleKeyError(
                     f"merge: duplicate tensor key {key!r} in {prefix!r} "
                     f"(also in {owner[raw_key]!r})"
                 )
-            entry = decode_entry(raw_entry, key=key, name=name, num_shards=header.num_shards)
-            source = files[entry.shard_id]
-            entry.shard_id = new_ids.setdefault(source, len(new_ids))
+            if not entry.slices:  # a partitioned tensor's full entry has no data, no shard
+                entry.shard_id = new_ids.setdefault(files[entry.shard_id], len(new_ids))
             entries[raw_key] = entry
             owner[raw_key] = prefix
     for source in all_files:

@@ -10,7 +10,10 @@
                               size, stored crc32c)
       .get(key)               the tensor: <prefix>.data-%05d-of-%05d (shard_id, num_shards) is
                               memory-mapped once; numeric tensors are read-only views of the map
-                              (no copy); DT_STRING tensors (§5.1) become object arrays of bytes
+                              (no copy); DT_STRING tensors (§5.1) become object arrays of bytes;
+                              a partitioned tensor (``slices.py``) is assembled from its slices
+      .lazy(key)              a :class:`~.lazy_tensor.LazyTensor`: shape and dtype now, bytes
+                              (and their CRC check) only when sliced or converted
 
 Validation raises :class:`~purekeras_io.errors.FormatError` (or its subclass
 :class:`~purekeras_io.errors.ChecksumError`) naming the file and key: truncated or oversized
@@ -49,9 +52,11 @@ from .format import (
     data_filename,
     index_filename,
 )
+from .slices import Extent, encode_slice_key, extents_from_proto, is_slice_key
 from .sstable import TableReader, decode_varint
 
 __all__ = [
+    "MAX_SLICES",
     "BundleReader",
     "Entry",
     "Header",
@@ -64,6 +69,8 @@ __all__ = [
 ]
 
 _STRING_DTYPE = "string"
+MAX_SLICES = 4096
+"""Most slices one partitioned tensor may have (their overlap check is quadratic)."""
 
 
 def decode_key(raw: bytes) -> str:
@@ -97,6 +104,8 @@ class Entry:
     size: int
     crc32c: int
     """The masked CRC-32C as stored (``crc32c.unmask`` gives the plain CRC)."""
+    slices: tuple[tuple[tuple[Extent, ...], bytes], ...] = ()
+    """A partitioned tensor's pieces: (extents resolved against ``shape``, the slice's key)."""
 
     @property
     def num_elements(self) -> int:
@@ -155,18 +164,14 @@ def read_index(prefix: str) -> tuple[Header, list[tuple[bytes, bytes]]]:
 def decode_entry(
     raw: bytes, *, key: str, name: str, num_shards: int
 ) -> tensor_bundle_pb2.BundleEntryProto:
-    """Decode one ``BundleEntryProto``, refusing slices and a ``shard_id`` outside the bundle
-    (dtype, shape and size are left to :func:`parse_entry`: merging takes any tensor)."""
+    """Decode one ``BundleEntryProto``, refusing a ``shard_id`` outside the bundle (dtype, shape,
+    size and slices are left to :func:`parse_entry`: merging takes any tensor)."""
     proto = tensor_bundle_pb2.BundleEntryProto()
     where = f"{name}: tensor {key!r}"
     try:
         proto.ParseFromString(raw)
     except DecodeError as exc:
         raise FormatError(f"{where}: unable to parse the entry: {exc}") from None
-    if proto.slices:
-        raise UnsupportedFeatureError(
-            f"{where} is a partitioned (sliced) variable; slices are not supported"
-        )
     if not 0 <= proto.shard_id < num_shards:
         raise FormatError(f"{where}: shard_id {proto.shard_id} is not in 0..{num_shards - 1}")
     return proto
@@ -190,6 +195,8 @@ def parse_entry(
     if proto.offset < 0 or proto.size < 0:
         raise FormatError(f"{where}: negative offset {proto.offset} or size {proto.size}")
     n = math.prod(shape)
+    if proto.slices:
+        return proto, _sliced_entry(proto, key, row, shape, where)
     if row.name == _STRING_DTYPE:
         if proto.size < n + 4:
             raise FormatError(
@@ -202,6 +209,41 @@ def parse_entry(
         )
     entry = Entry(key, row, shape, proto.shard_id, proto.offset, proto.size, proto.crc32c)
     return proto, entry
+
+
+def _sliced_entry(
+    proto: tensor_bundle_pb2.BundleEntryProto, key: str, row: DType, shape: tuple[int, ...],
+    where: str,
+) -> Entry:
+    """The full entry of a partitioned tensor: its slices must be disjoint boxes that cover the
+    tensor exactly (so assembling it never allocates more than the slices' stored bytes)."""
+    if not shape:
+        raise FormatError(f"{where}: a scalar cannot be partitioned into slices")
+    if proto.size or proto.offset or proto.shard_id:
+        raise FormatError(f"{where}: a partitioned tensor's entry holds data (size {proto.size})")
+    if row.name == _STRING_DTYPE:
+        raise UnsupportedFeatureError(f"{where}: partitioned string tensors are not supported")
+    if len(proto.slices) > MAX_SLICES:
+        raise UnsupportedFeatureError(
+            f"{where}: {len(proto.slices)} slices (at most {MAX_SLICES} are read)"
+        )
+    pieces: list[tuple[tuple[Extent, ...], bytes]] = []
+    volume = 0
+    for piece in proto.slices:
+        extents = extents_from_proto(piece, shape, where)
+        key_form = [(0, -1) if not e.HasField("length") else (int(e.start), int(e.length))
+                    for e in piece.extent]
+        for other, _ in pieces:
+            if all(a < c + d and c < a + b for (a, b), (c, d) in zip(extents, other)):
+                raise FormatError(f"{where}: slices {list(extents)} and {list(other)} overlap")
+        pieces.append((extents, encode_slice_key(key, key_form)))
+        volume += math.prod(length for _, length in extents)
+    if volume != math.prod(shape):
+        raise FormatError(
+            f"{where}: its {len(pieces)} slices hold {volume} of the {math.prod(shape)} elements "
+            f"of shape {list(shape)}"
+        )
+    return Entry(key, row, shape, 0, 0, 0, 0, tuple(pieces))
 
 
 class BundleReader:
@@ -218,7 +260,13 @@ class BundleReader:
         self.index_path = index_filename(self.prefix)
         recover(self.index_path)  # a save that died mid-commit is rolled forward first
         self.header, items = read_index(self.prefix)
-        self._raw: dict[str, bytes] = {decode_key(k): v for k, v in items}
+        self._raw: dict[str, bytes] = {}
+        self._slice_raw: dict[bytes, bytes] = {}  # pieces of partitioned tensors, by slice key
+        for k, v in items:
+            if is_slice_key(k):
+                self._slice_raw[k] = v
+            else:
+                self._raw[decode_key(k)] = v
         self._entries: dict[str, Entry] = {}
         self._maps: dict[int, Any] = {}
         self._paths: dict[int, str] = {}
@@ -231,7 +279,8 @@ class BundleReader:
         return self.header.num_shards
 
     def keys(self) -> list[str]:
-        """All tensor keys, in index (bytewise) order."""
+        """All tensor keys, in index (bytewise) order (slice keys of partitioned tensors are
+        not listed: their tensor's key is, as in TF's ``get_variable_to_shape_map``)."""
         return list(self._raw)
 
     def __iter__(self) -> Iterator[str]:
@@ -286,18 +335,75 @@ class BundleReader:
         self._maps[shard_id] = buf
         return buf
 
+    def slice_entry(self, full: Entry, extents: tuple[Extent, ...], raw_key: bytes) -> Entry:
+        """The validated entry of one piece of the partitioned tensor ``full``."""
+        where = f"{self.index_path}: tensor {full.key!r}, slice {list(extents)}"
+        raw = self._slice_raw.get(raw_key)
+        if raw is None:
+            raise FormatError(f"{where}: the slice's entry is missing")
+        _, entry = parse_entry(
+            raw, key=f"{full.key}[{extents}]", name=self.index_path,
+            num_shards=self.header.num_shards,
+        )
+        want = tuple(length for _, length in extents)
+        if entry.slices or entry.dtype is not full.dtype or entry.shape != want:
+            raise FormatError(
+                f"{where}: the slice's entry is {entry.dtype.name}{list(entry.shape)}, expected "
+                f"{full.dtype.name}{list(want)}"
+            )
+        return entry
+
     def get(self, key: str) -> np.ndarray:
         """The tensor stored under ``key`` (read-only; numeric tensors are not copied)."""
         entry = self.entry(key)
-        buf = self._shard(entry.shard_id, key)
-        path = self.data_path(entry.shard_id)
+        if entry.slices:
+            return self._assemble(entry)
+        return self.get_entry(entry)
+
+    def lazy(self, key: str) -> Any:
+        """The tensor under ``key`` as a :class:`~.lazy_tensor.LazyTensor` (nothing read yet)."""
+        from .lazy_tensor import LazyTensor
+
+        return LazyTensor(self, key)
+
+    def _assemble(self, entry: Entry) -> np.ndarray:
+        pieces = [(ext, self.slice_entry(entry, ext, raw)) for ext, raw in entry.slices]
+        for _, piece in pieces:  # every slice's bytes exist before the full array is allocated
+            self._check_bounds(piece, self._shard(piece.shard_id, entry.key))
+        out = np.empty(entry.shape, dtype=entry.dtype.numpy)
+        for extents, piece in pieces:
+            out[tuple(slice(a, a + n) for a, n in extents)] = self.get_entry(piece)
+        out.flags.writeable = False
+        return out
+
+    def _check_bounds(self, entry: Entry, buf: Any) -> None:
         if entry.offset > len(buf) or entry.size > len(buf) - entry.offset:
             raise FormatError(
-                f"{path}: tensor {key!r} (offset {entry.offset}, size {entry.size}) runs past "
-                f"the end of the {len(buf)}-byte data file (truncated?)"
+                f"{self.data_path(entry.shard_id)}: tensor {entry.key!r} (offset {entry.offset}, "
+                f"size {entry.size}) runs past the end of the {len(buf)}-byte data file "
+                "(truncated?)"
             )
+
+    def get_entry(self, entry: Entry, rows: slice | None = None) -> np.ndarray:
+        """The data of one stored (not partitioned) entry; ``rows`` limits a numeric tensor to
+        some of its first-axis rows and skips the CRC check (the caller checks)."""
+        key = entry.key
+        buf = self._shard(entry.shard_id, key)
+        path = self.data_path(entry.shard_id)
+        self._check_bounds(entry, buf)
         if entry.dtype.name == _STRING_DTYPE:
             return self._get_strings(entry, buf, path)
+        if rows is not None and entry.shape:
+            start, stop, _ = rows.indices(entry.shape[0])
+            stop = max(start, stop)
+            row_bytes = entry.size // entry.shape[0] if entry.shape[0] else 0
+            raw = np.frombuffer(buf, dtype=np.uint8, count=(stop - start) * row_bytes,
+                                offset=entry.offset + start * row_bytes)
+            arr = raw.view(entry.dtype.numpy).reshape((stop - start, *entry.shape[1:]))
+            if self.header.big_endian and entry.dtype.itemsize > 1:
+                arr = _from_big_endian(arr)
+                arr.flags.writeable = False
+            return arr
         raw = np.frombuffer(buf, dtype=np.uint8, count=entry.size, offset=entry.offset)
         if self.verify_crc:
             self._check_crc(entry, crc32c.value(raw), path)
@@ -306,6 +412,10 @@ class BundleReader:
             arr = _from_big_endian(arr)
             arr.flags.writeable = False
         return arr
+
+    def check_crc(self, entry: Entry, actual: int) -> None:
+        """Raise :class:`ChecksumError` unless ``actual`` is the entry's CRC (unmasked)."""
+        self._check_crc(entry, actual, self.data_path(entry.shard_id))
 
     def _check_crc(self, entry: Entry, actual: int, path: str) -> None:
         if crc32c.unmask(entry.crc32c) != actual:

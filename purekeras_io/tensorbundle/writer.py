@@ -5,6 +5,8 @@
     BundleWriter(prefix)            opens <prefix>.data-00000-of-00001.tempstate<random>
       .add(key, array) …            appends the tensor's bytes to the data file at once and keeps
                                     only its BundleEntryProto (dtype, shape, offset, size, crc32c)
+      .add_slice(key, shape,        one piece of a partitioned tensor (``slices.py``): its bytes
+                 extents, array)    under the slice key, its extent in the full entry of ``key``
       .finish()                     writes <prefix>.index.tempstate<random> (header "" + entries
                                     sorted bytewise), then os.replace()s data and index into place
 
@@ -16,6 +18,9 @@ Data-file layout per tensor (no padding; TF's alignment is 1):
 * numeric: raw little-endian C-order bytes; ``crc32c = mask(crc32c(bytes))``. Big arrays are
   streamed in chunks of :data:`CHUNK_BYTES` straight from a read-only C-contiguous view (only
   non-contiguous or big-endian input is copied, one chunk at a time).
+* lazy arrays (``purekeras_io.lazy``: a Dask array, a memory map, an entry of another bundle,
+  a :class:`~purekeras_io.model.variable.Variable` holding one) are streamed in row slabs of at
+  most :data:`CHUNK_BYTES`; only one slab is in memory.
 * ``DT_STRING`` (§5.1): ``[varint64 len_i]* | fixed32 mask(L) | bytes_0 … bytes_{n-1}`` where
   ``L = crc32c(len_i as uint32 LE …)`` (uint64 LE for lengths above ``2**32 - 1``) and the entry
   CRC runs over the lengths as uint32, the 4 stored bytes of ``mask(L)``, then all string bytes.
@@ -34,9 +39,10 @@ from typing import Any, BinaryIO, cast
 import numpy as np
 
 from .._io import commit_many, fsync_file, recover, remove_quietly, temp_sibling
-from .._proto.tf import tensor_bundle_pb2, types_pb2
+from .._proto.tf import tensor_bundle_pb2, tensor_slice_pb2, types_pb2
 from ..dtypes import DType, by_numpy
 from ..errors import PurekerasError, UnsupportedDtypeError
+from ..lazy import is_lazy, iter_row_blocks, unwrap
 from . import crc32c
 from .format import (
     ENDIAN_LITTLE,
@@ -46,6 +52,7 @@ from .format import (
     data_filename,
     index_filename,
 )
+from .slices import Extent, encode_slice_key, slice_proto
 from .sstable import TableBuilder, encode_varint
 
 __all__ = [
@@ -54,6 +61,7 @@ __all__ = [
     "BundleStateError",
     "BundleWriter",
     "encode_key",
+    "full_entry_bytes",
     "header_bytes",
     "string_scalar",
     "write",
@@ -113,6 +121,19 @@ def _entry_bytes(row: DType, shape: tuple[int, ...], offset: int, size: int, crc
     entry.offset = offset
     entry.size = size
     entry.crc32c = crc32c.mask(crc)
+    return entry.SerializeToString()
+
+
+def full_entry_bytes(
+    row: DType, shape: tuple[int, ...], slices: list[tensor_slice_pb2.TensorSliceProto]
+) -> bytes:
+    """The entry of a partitioned tensor: dtype, full shape and its slices, no data."""
+    entry = tensor_bundle_pb2.BundleEntryProto()
+    entry.dtype = cast(types_pb2.DataType, row.tf_enum)
+    entry.shape.SetInParent()
+    for dim in shape:
+        entry.shape.dim.add().size = dim
+    entry.slices.extend(slices)
     return entry.SerializeToString()
 
 
@@ -205,6 +226,8 @@ class BundleWriter:
         self._data_tmp = temp_sibling(self._data_path, marker="tempstate", hidden=False)
         self._index_tmp = temp_sibling(self._index_path, marker="tempstate", hidden=False)
         self._entries: dict[bytes, bytes] = {}
+        # partitioned tensors: key -> (dtype row, full shape, slice protos in the order added)
+        self._sliced: dict[bytes, tuple[DType, tuple[int, ...], list[Any]]] = {}
         self._size = 0
         self._file: BinaryIO | None = open(  # closed by finish() or abort()
             self._data_tmp, "xb", buffering=_WRITE_BUFFER
@@ -236,16 +259,56 @@ class BundleWriter:
         ``S``/``U`` arrays). The key must be new and non-empty."""
         file = self._require_open("add")
         raw_key = encode_key(key)
-        if raw_key in self._entries:
+        if raw_key in self._entries or raw_key in self._sliced:
             raise BundleKeyError(f"BundleWriter({self.prefix!r}).add: duplicate tensor key {key!r}")
-        arr = np.asarray(array)
-        row = by_numpy(arr.dtype, what=f"tensor {key!r}")
+        self._add_data(file, raw_key, key, array)
+
+    def add_slice(
+        self, key: str, shape: tuple[int, ...], extents: list[Extent], array: Any
+    ) -> None:
+        """Append one slice of the partitioned tensor ``key`` of full ``shape``: ``extents`` is
+        ``(start, length)`` per dimension (length -1: the whole dimension) and ``array`` has the
+        slice's shape. The slices of one key must share the dtype; TF's readers (and ours)
+        reassemble them."""
+        file = self._require_open("add_slice")
+        raw_key = encode_key(key)
+        where = f"BundleWriter({self.prefix!r}).add_slice: tensor {key!r}"
+        if raw_key in self._entries:
+            raise BundleKeyError(f"{where}: already added as a whole tensor")
+        value = unwrap(array)
+        full = tuple(int(d) for d in shape)
+        wanted = _slice_shape(full, extents, where)
+        if tuple(int(d) for d in value.shape) != wanted:
+            raise BundleKeyError(f"{where}: slice {list(extents)} has shape {list(wanted)}, the "
+                                 f"array {list(value.shape)}")
+        row = by_numpy(np.dtype(value.dtype), what=f"tensor {key!r}")
+        if row.name == _STRING_DTYPE:
+            raise UnsupportedDtypeError(f"{where}: string tensors cannot be sliced")
+        known = self._sliced.get(raw_key)
+        if known is not None and (known[0] is not row or known[1] != full):
+            raise BundleKeyError(f"{where}: slices disagree on dtype or shape ({known[0].name}"
+                                 f"{list(known[1])} vs {row.name}{list(full)})")
+        slice_key = encode_slice_key(key, extents)
+        if slice_key in self._entries:
+            raise BundleKeyError(f"{where}: slice {list(extents)} added twice")
+        self._add_data(file, slice_key, key, value)
+        self._sliced.setdefault(raw_key, (row, full, []))[2].append(slice_proto(extents))
+
+    def _add_data(self, file: BinaryIO, raw_key: bytes, key: str, array: Any) -> None:
+        value = unwrap(array)
+        lazy = is_lazy(value)
+        arr = value if lazy else np.asarray(value)
+        row = by_numpy(np.dtype(arr.dtype), what=f"tensor {key!r}")
         shape = tuple(int(d) for d in arr.shape)
-        elements = _string_elements(arr, key) if row.name == _STRING_DTYPE else None
+        elements = None
+        if row.name == _STRING_DTYPE:
+            elements = _string_elements(np.asarray(arr), key)
         offset = self._size
         try:
             if elements is not None:
                 size, crc = self._write_strings(file, elements)
+            elif lazy:
+                size, crc = self._write_lazy(file, arr)
             else:
                 size, crc = self._write_numeric(file, arr)
         except BaseException:
@@ -253,6 +316,17 @@ class BundleWriter:
             raise
         self._size += size
         self._entries[raw_key] = _entry_bytes(row, shape, offset, size, crc)
+
+    @classmethod
+    def _write_lazy(cls, file: BinaryIO, value: Any) -> tuple[int, int]:
+        size = 0
+        crc = 0
+        for block in iter_row_blocks(value, CHUNK_BYTES):
+            for chunk in _little_endian_chunks(block, CHUNK_BYTES):
+                crc = crc32c.extend(crc, chunk)
+                file.write(chunk.data)
+                size += chunk.size
+        return size, crc
 
     @staticmethod
     def _write_numeric(file: BinaryIO, arr: np.ndarray) -> tuple[int, int]:
@@ -299,6 +373,8 @@ class BundleWriter:
             with open(self._index_tmp, "xb", buffering=_WRITE_BUFFER) as index:
                 table = TableBuilder(index)
                 table.add(HEADER_KEY, header_bytes(1))
+                for raw_key, (row, shape, protos) in self._sliced.items():
+                    self._entries[raw_key] = full_entry_bytes(row, shape, protos)
                 for raw_key in sorted(self._entries):
                     table.add(raw_key, self._entries[raw_key])
                 table.finish()
@@ -314,6 +390,7 @@ class BundleWriter:
             self.abort()
             raise
         self._entries.clear()
+        self._sliced.clear()
         self._state = _State.FINISHED
 
     def abort(self) -> None:
@@ -330,6 +407,7 @@ class BundleWriter:
         for path in (self._data_tmp, self._index_tmp):
             remove_quietly(path)
         self._entries.clear()
+        self._sliced.clear()
 
     def __enter__(self) -> BundleWriter:
         return self
@@ -344,6 +422,21 @@ class BundleWriter:
             self.abort()
         elif self._state is _State.OPEN:
             self.finish()
+
+
+def _slice_shape(shape: tuple[int, ...], extents: list[Extent], where: str) -> tuple[int, ...]:
+    if len(extents) != len(shape) or not shape:
+        raise BundleKeyError(f"{where}: {len(extents)} extents for a tensor of shape {list(shape)}")
+    out = []
+    for d, (start, length) in enumerate(extents):
+        if length == -1 and start == 0:
+            out.append(shape[d])
+        elif start < 0 or length < 0 or start + length > shape[d]:
+            raise BundleKeyError(f"{where}: extent {start},{length} outside dimension {d} of "
+                                 f"size {shape[d]}")
+        else:
+            out.append(length)
+    return tuple(out)
 
 
 def string_scalar(data: bytes) -> np.ndarray:

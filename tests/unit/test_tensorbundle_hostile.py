@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from purekeras_io._proto.tf import tensor_bundle_pb2
-from purekeras_io.errors import ChecksumError, FormatError, UnsupportedFeatureError
+from purekeras_io.errors import ChecksumError, FormatError
 from purekeras_io.tensorbundle import BundleReader, crc32c, read, write
 from purekeras_io.tensorbundle.sstable import TableBuilder
 from purekeras_io.tensorbundle.writer import header_bytes
@@ -218,12 +218,32 @@ def test_unknown_rank(tmp_path: Path) -> None:
         r.get("t")
 
 
-def test_sliced_entries_are_unsupported(tmp_path: Path) -> None:
+def test_damaged_sliced_entries(tmp_path: Path) -> None:
+    """A partitioned tensor's entry that holds data, whose slices miss elements or overlap, or
+    whose slice entry is absent is refused before anything is allocated."""
+    cases = []
     entry = tensor_bundle_pb2.BundleEntryProto(dtype=1, size=16)
-    entry.slices.add()
-    prefix = _craft(tmp_path, [(b"t", entry.SerializeToString())], FLOATS)
-    with BundleReader(prefix) as r, pytest.raises(UnsupportedFeatureError, match="slice"):
-        r.get("t")
+    entry.shape.dim.add().size = 4
+    entry.slices.add().extent.add()
+    cases.append((entry, "holds data"))
+    entry = tensor_bundle_pb2.BundleEntryProto(dtype=1)
+    entry.shape.dim.add().size = 10**12
+    entry.slices.add().extent.add(start=0, length=4)
+    cases.append((entry, "slices hold 4 of"))
+    entry = tensor_bundle_pb2.BundleEntryProto(dtype=1)
+    entry.shape.dim.add().size = 4
+    entry.slices.add().extent.add(start=0, length=3)
+    entry.slices.add().extent.add(start=2, length=1)
+    cases.append((entry, "overlap"))
+    entry = tensor_bundle_pb2.BundleEntryProto(dtype=1)
+    entry.shape.dim.add().size = 4
+    entry.slices.add().extent.add()
+    cases.append((entry, "missing"))
+    for i, (proto, message) in enumerate(cases):
+        (tmp_path / str(i)).mkdir()
+        prefix = _craft(tmp_path / str(i), [(b"t", proto.SerializeToString())], FLOATS)
+        with BundleReader(prefix) as r, pytest.raises(FormatError, match=message):
+            r.get("t")
 
 
 @pytest.mark.parametrize(("offset", "size"), [(1, 16), (2**62, 16), (0, 2**62)])
