@@ -323,7 +323,7 @@ def save_weights(
         os.makedirs(folder, exist_ok=True)
     with BundleWriter(path, fsync=fsync) as writer:
         for i, node in graph.variables():  # TF's data order: node ids, the graph string last
-            writer.add(keys[i], np.asarray(node.value))
+            writer.add(keys[i], node.value)  # a Variable: streamed, a lazy one unread
         writer.add(OBJECT_GRAPH_KEY, string_scalar(tog))
     write_checkpoint_state(path, fsync)
 
