@@ -92,6 +92,20 @@ def _writer(fmt: str) -> Any:
         ) from None
 
 
+_PARALLEL_KWARGS = ("workers", "client")
+
+
+def _refuse_parallel(kwargs: dict[str, Any], what: str, path: Any) -> None:
+    """Parallel writes (``workers=`` / ``client=``) exist for TensorBundles only."""
+    given = [k for k in _PARALLEL_KWARGS if kwargs.get(k) is not None]
+    if given:
+        raise UnsupportedFeatureError(
+            f"saving {path!r}: {'/'.join(f'{k}=' for k in given)} (parallel writes) applies to "
+            f"SavedModel folders and TF checkpoints only, not to {what}; a {what} is written by "
+            "one process (streaming lazy weights)"
+        )
+
+
 def save_model(
     model: Model,
     filepath: Any,
@@ -116,6 +130,8 @@ def save_model(
     if not _is_h5py_file(filepath):
         filepath = os.fspath(filepath)
     confirm_overwrite(filepath, overwrite)
+    if fmt != "tf":
+        _refuse_parallel(kwargs, f"{fmt!r} file", filepath)
     writer = _writer(fmt)
     extra: dict[str, Any] = dict(kwargs)
     if fmt == "tf":
@@ -188,6 +204,7 @@ def save_weights(
                 f"max_shard_size (GB); received filepath={path!r}, "
                 f"max_shard_size={max_shard_size!r}"
             )
+        _refuse_parallel(kwargs, "Keras sharded weights file", path)
         sharded = importlib.import_module("purekeras_io.keras_v3.sharded")
         json_path = sharded.json_path_for(path)
         confirm_overwrite(json_path, overwrite)
@@ -195,6 +212,7 @@ def save_weights(
         return
     confirm_overwrite(path, overwrite)
     if save_format == "h5" or path.endswith(_H5_EXTENSIONS):
+        _refuse_parallel(kwargs, "HDF5 weights file", path)
         _writer("keras" if path.endswith(".weights.h5") else "h5").save_weights(
             model, path, **kwargs
         )

@@ -66,6 +66,7 @@ from ..errors import ConfigError, FormatError
 from ..model.base import Model
 from ..model.preflight import check_model
 from ..optimizers import Optimizer
+from ..parallel import open_writer
 from ..savedmodel import layout
 from ..savedmodel.object_graph import GraphNode, ObjectGraph, add_optimizer, build_model_graph
 from ..savedmodel.optimizer_state import (
@@ -76,7 +77,7 @@ from ..savedmodel.optimizer_state import (
 from ..savedmodel.tog import node_children, read_object_graph, value_key
 from ..tensorbundle.format import index_filename
 from ..tensorbundle.reader import BundleReader
-from ..tensorbundle.writer import BundleWriter, string_scalar
+from ..tensorbundle.writer import string_scalar
 
 __all__ = [
     "CHECKPOINT_STATE_FILENAME",
@@ -294,6 +295,8 @@ def save_weights(
     root: str = "both",
     *,
     fsync: bool = False,
+    workers: int | None = None,
+    client: Any = None,
     **ignored: Any,
 ) -> None:
     """Write ``model``'s weights (and optimizer state) in TensorFlow's checkpoint format:
@@ -306,7 +309,9 @@ def save_weights(
     ``tf.train.Checkpoint(model=…)`` silently restores nothing from). ``root="checkpoint"``:
     ``tf.train.Checkpoint(model=…).write(prefix)``'s layout. Keyword arguments of
     Keras' signature (``options``, ``overwrite``…) are accepted and ignored. ``fsync=True``:
-    data, index, state file and folder are flushed to disk before the save returns."""
+    data, index, state file and folder are flushed to disk before the save returns.
+    ``workers=N`` (local processes) or ``client=`` (a Dask ``distributed.Client``): the lazy
+    weights are written by the workers, one data file each (``purekeras_io.parallel``)."""
     del ignored
     path = os.fspath(prefix)
     if not getattr(model, "built", True):
@@ -321,7 +326,7 @@ def save_weights(
     folder = os.path.dirname(path)
     if folder:
         os.makedirs(folder, exist_ok=True)
-    with BundleWriter(path, fsync=fsync) as writer:
+    with open_writer(path, fsync=fsync, workers=workers, client=client) as writer:
         for i, node in graph.variables():  # TF's data order: node ids, the graph string last
             writer.add(keys[i], node.value)  # a Variable: streamed, a lazy one unread
         writer.add(OBJECT_GRAPH_KEY, string_scalar(tog))

@@ -31,7 +31,8 @@ from ..errors import ConfigError, FileExistsRefusedError, UnsupportedFeatureErro
 from ..model.base import Model
 from ..model.dialect import keras3_names_kept
 from ..model.preflight import check_model
-from ..tensorbundle.writer import BundleWriter, string_scalar
+from ..parallel import open_writer
+from ..tensorbundle.writer import string_scalar
 from . import functions, layout
 from .debug_info import DEBUG_DIR, DEBUG_INFO_FILENAME, build_debug_info
 from .keras_metadata import build_saved_metadata
@@ -140,6 +141,8 @@ def write_files(
     save_traces: bool = True,
     fsync: bool = False,
     options: Any = None,
+    workers: int | None = None,
+    client: Any = None,
 ) -> functions.Added:
     """Write the SavedModel files into an existing, empty ``folder``; returns what
     :func:`functions.add_functions` wrote (signatures, traces)."""
@@ -169,7 +172,7 @@ def write_files(
     )
     tensors.sort(key=lambda t: t[0])
     prefix = root / layout.VARIABLES_DIR / layout.VARIABLES_PREFIX
-    with BundleWriter(prefix, fsync=fsync) as bundle:
+    with open_writer(prefix, fsync=fsync, workers=workers, client=client) as bundle:
         for _, key, value in tensors:
             bundle.add(key, value)
 
@@ -271,6 +274,7 @@ def save(
     opts = _parse_options(options)
     check_options(opts, f"saving {os.fspath(dirpath)}")
     fsync = bool(ignored.pop("fsync", opts.fsync))
+    workers, client = ignored.pop("workers", None), ignored.pop("client", None)
     target = Path(os.path.abspath(os.fspath(dirpath)))
     if target == target.parent or Path.cwd().is_relative_to(target):
         raise ConfigError(f"savedmodel.save: {os.fspath(dirpath)!r} does not name a new folder")
@@ -278,7 +282,8 @@ def save(
     with atomic_dir(target, fsync=fsync) as tmp:
         added = write_files(
             model, tmp, include_optimizer=include_optimizer, signatures=signatures,
-            save_traces=save_traces, fsync=fsync, options=opts,
+            save_traces=save_traces, fsync=fsync, options=opts, workers=workers,
+            client=client,
         )
     if added.not_lowered:
         functions.warn_not_lowered(added.not_lowered, stacklevel=3)

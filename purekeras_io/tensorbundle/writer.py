@@ -61,8 +61,14 @@ __all__ = [
     "BundleStateError",
     "BundleWriter",
     "encode_key",
+    "entry_bytes",
     "full_entry_bytes",
     "header_bytes",
+    "little_endian_chunks",
+    "needs_swap",
+    "slice_shape",
+    "string_elements",
+    "string_layout",
     "string_scalar",
     "write",
 ]
@@ -112,12 +118,16 @@ def header_bytes(num_shards: int = 1) -> bytes:
     return header.SerializeToString()
 
 
-def _entry_bytes(row: DType, shape: tuple[int, ...], offset: int, size: int, crc: int) -> bytes:
+def entry_bytes(
+    row: DType, shape: tuple[int, ...], offset: int, size: int, crc: int, shard_id: int = 0
+) -> bytes:
+    """The serialized ``BundleEntryProto`` of a stored tensor (``crc``: unmasked CRC-32C)."""
     entry = tensor_bundle_pb2.BundleEntryProto()
     entry.dtype = cast(types_pb2.DataType, row.tf_enum)
     entry.shape.SetInParent()  # scalars still carry `12 00`, as TF's C++ writes
     for dim in shape:
         entry.shape.dim.add().size = dim
+    entry.shard_id = shard_id
     entry.offset = offset
     entry.size = size
     entry.crc32c = crc32c.mask(crc)
@@ -137,18 +147,18 @@ def full_entry_bytes(
     return entry.SerializeToString()
 
 
-def _needs_swap(dtype: np.dtype) -> bool:
+def needs_swap(dtype: np.dtype) -> bool:
     return dtype.byteorder == ">" or (dtype.byteorder == "=" and sys.byteorder == "big")
 
 
-def _little_endian_chunks(arr: np.ndarray, limit: int) -> Iterator[np.ndarray]:
+def little_endian_chunks(arr: np.ndarray, limit: int) -> Iterator[np.ndarray]:
     """1-D ``uint8`` arrays that together are ``arr``'s C-order little-endian bytes.
 
     C-contiguous little-endian input is yielded as views (no copy); anything else is copied one
     slab of at most about ``limit`` bytes at a time.
     """
     dtype = arr.dtype
-    swap = _needs_swap(dtype)
+    swap = needs_swap(dtype)
     if arr.flags.c_contiguous:
         flat = arr.reshape(-1)
         step = max(1, limit // max(dtype.itemsize, 1))
@@ -164,12 +174,12 @@ def _little_endian_chunks(arr: np.ndarray, limit: int) -> Iterator[np.ndarray]:
     rows = max(1, limit // max(row_bytes, 1))
     for start in range(0, arr.shape[0], rows):
         if rows == 1 and arr.ndim > 1:
-            yield from _little_endian_chunks(arr[start], limit)
+            yield from little_endian_chunks(arr[start], limit)
         else:
-            yield from _little_endian_chunks(np.ascontiguousarray(arr[start : start + rows]), limit)
+            yield from little_endian_chunks(np.ascontiguousarray(arr[start : start + rows]), limit)
 
 
-def _string_elements(arr: np.ndarray, key: str) -> list[bytes]:
+def string_elements(arr: np.ndarray, key: str) -> list[bytes]:
     """The elements of a string tensor as ``bytes`` (``str`` is encoded as UTF-8)."""
     items = arr.reshape(-1).tolist()
     if arr.dtype.kind == "S":
@@ -188,7 +198,7 @@ def _string_elements(arr: np.ndarray, key: str) -> list[bytes]:
     return out
 
 
-def _string_layout(elements: list[bytes]) -> tuple[bytes, int]:
+def string_layout(elements: list[bytes]) -> tuple[bytes, int]:
     """(varint lengths ‖ masked length CRC, the running CRC over the lengths as uint32 and
     those 4 stored bytes)."""
     lengths = [len(e) for e in elements]
@@ -277,7 +287,7 @@ class BundleWriter:
             raise BundleKeyError(f"{where}: already added as a whole tensor")
         value = unwrap(array)
         full = tuple(int(d) for d in shape)
-        wanted = _slice_shape(full, extents, where)
+        wanted = slice_shape(full, extents, where)
         if tuple(int(d) for d in value.shape) != wanted:
             raise BundleKeyError(f"{where}: slice {list(extents)} has shape {list(wanted)}, the "
                                  f"array {list(value.shape)}")
@@ -302,7 +312,7 @@ class BundleWriter:
         shape = tuple(int(d) for d in arr.shape)
         elements = None
         if row.name == _STRING_DTYPE:
-            elements = _string_elements(np.asarray(arr), key)
+            elements = string_elements(np.asarray(arr), key)
         offset = self._size
         try:
             if elements is not None:
@@ -315,14 +325,14 @@ class BundleWriter:
             self.abort()
             raise
         self._size += size
-        self._entries[raw_key] = _entry_bytes(row, shape, offset, size, crc)
+        self._entries[raw_key] = entry_bytes(row, shape, offset, size, crc)
 
     @classmethod
     def _write_lazy(cls, file: BinaryIO, value: Any) -> tuple[int, int]:
         size = 0
         crc = 0
         for block in iter_row_blocks(value, CHUNK_BYTES):
-            for chunk in _little_endian_chunks(block, CHUNK_BYTES):
+            for chunk in little_endian_chunks(block, CHUNK_BYTES):
                 crc = crc32c.extend(crc, chunk)
                 file.write(chunk.data)
                 size += chunk.size
@@ -330,14 +340,14 @@ class BundleWriter:
 
     @staticmethod
     def _write_numeric(file: BinaryIO, arr: np.ndarray) -> tuple[int, int]:
-        if arr.flags.c_contiguous and arr.nbytes <= CHUNK_BYTES and not _needs_swap(arr.dtype):
+        if arr.flags.c_contiguous and arr.nbytes <= CHUNK_BYTES and not needs_swap(arr.dtype):
             flat = arr.reshape(-1).view(np.uint8)  # the common case: one view, no generator
             crc = crc32c.value(flat)
             file.write(flat.data)
             return flat.size, crc
         size = 0
         crc = 0
-        for chunk in _little_endian_chunks(arr, CHUNK_BYTES):
+        for chunk in little_endian_chunks(arr, CHUNK_BYTES):
             crc = crc32c.extend(crc, chunk)
             file.write(chunk.data)
             size += chunk.size
@@ -345,7 +355,7 @@ class BundleWriter:
 
     @staticmethod
     def _write_strings(file: BinaryIO, elements: list[bytes]) -> tuple[int, int]:
-        prefix, crc = _string_layout(elements)
+        prefix, crc = string_layout(elements)
         file.write(prefix)
         size = len(prefix)
         total = sum(len(e) for e in elements)
@@ -424,7 +434,7 @@ class BundleWriter:
             self.finish()
 
 
-def _slice_shape(shape: tuple[int, ...], extents: list[Extent], where: str) -> tuple[int, ...]:
+def slice_shape(shape: tuple[int, ...], extents: list[Extent], where: str) -> tuple[int, ...]:
     if len(extents) != len(shape) or not shape:
         raise BundleKeyError(f"{where}: {len(extents)} extents for a tensor of shape {list(shape)}")
     out = []

@@ -182,7 +182,7 @@ def test_non_contiguous_input(tmp_path: Path, make: Any) -> None:
 def test_chunked_streaming(tmp_path: Path, monkeypatch: Any, chunk: int, make: Any) -> None:
     monkeypatch.setattr(writer, "CHUNK_BYTES", chunk)
     arr = make()
-    chunks = list(writer._little_endian_chunks(arr, chunk))
+    chunks = list(writer.little_endian_chunks(arr, chunk))
     assert all(c.dtype == np.uint8 and c.ndim == 1 for c in chunks)
     assert max(c.size for c in chunks) <= max(chunk, arr.dtype.itemsize)
     assert (
@@ -194,7 +194,7 @@ def test_chunked_streaming(tmp_path: Path, monkeypatch: Any, chunk: int, make: A
 
 def test_contiguous_input_is_not_copied() -> None:
     arr = np.arange(10_000, dtype=np.float32).reshape(100, 100)
-    chunks = list(writer._little_endian_chunks(arr, 4096))
+    chunks = list(writer.little_endian_chunks(arr, 4096))
     assert len(chunks) == math.ceil(arr.nbytes / 4096)
     for c in chunks:
         assert np.shares_memory(c, arr)

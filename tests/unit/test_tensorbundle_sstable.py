@@ -27,7 +27,7 @@ from purekeras_io.tensorbundle.sstable import (
     short_successor,
     shortest_separator,
 )
-from purekeras_io.tensorbundle.writer import _entry_bytes, header_bytes
+from purekeras_io.tensorbundle.writer import entry_bytes, header_bytes
 
 # --- varints --------------------------------------------------------------------------------
 
@@ -221,9 +221,9 @@ def _model_a_entries() -> list[tuple[bytes, bytes]]:
 
     return [
         (b"", header_bytes(1)),
-        (GRAPH, _entry_bytes(by_keras_name("string"), (), 80, 1978, crc32c.unmask(0x656AED22))),
-        (BIAS, _entry_bytes(by_keras_name("float32"), (5,), 60, 20, crc32c.unmask(0x4F006462))),
-        (KERNEL, _entry_bytes(by_keras_name("float32"), (3, 5), 0, 60, 0xDEF62429)),
+        (GRAPH, entry_bytes(by_keras_name("string"), (), 80, 1978, crc32c.unmask(0x656AED22))),
+        (BIAS, entry_bytes(by_keras_name("float32"), (5,), 60, 20, crc32c.unmask(0x4F006462))),
+        (KERNEL, entry_bytes(by_keras_name("float32"), (3, 5), 0, 60, 0xDEF62429)),
     ]
 
 
