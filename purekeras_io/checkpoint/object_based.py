@@ -430,21 +430,12 @@ def _match(
     return mapping
 
 
-def _lazy_or_read(reader: BundleReader, key: str) -> Any:
-    """A numeric tensor as a lazy array (its bytes are read, and CRC-checked, on first use), a
-    scalar or string tensor read now."""
-    entry = reader.entry(key)
-    if entry.shape and not entry.slices and entry.dtype.name != "string":
-        return reader.lazy(key)
-    return reader.get(key)
-
-
 def _tensor(reader: BundleReader, key: str, prefix: str) -> np.ndarray:
     if key not in reader:
         raise FormatError(f"{prefix}: key {key!r} named by the object graph is not in the bundle")
     # No copy: a read-only view of the memory-mapped data file, kept by ``Variable.assign``
     # (which replaces, never writes in place); the map outlives ``reader.close()``.
-    return _lazy_or_read(reader, key)
+    return reader.lazy_or_get(key)
 
 
 def _check(var: Any, value: np.ndarray, key: str, prefix: str) -> None:

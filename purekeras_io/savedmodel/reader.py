@@ -106,21 +106,12 @@ def _model_config(meta: dict[str, Any], where: str) -> tuple[dict[str, Any], str
         raise FormatError(f"{where}: {exc}") from None
 
 
-def _lazy_or_read(reader: BundleReader, key: str) -> Any:
-    """A numeric tensor as a lazy array (its bytes are read, and CRC-checked, on first use), a
-    scalar or string tensor read now."""
-    entry = reader.entry(key)
-    if entry.shape and not entry.slices and entry.dtype.name != "string":
-        return reader.lazy(key)
-    return reader.get(key)
-
-
 def _tensor(reader: BundleReader, key: str, where: str) -> np.ndarray:
     if key not in reader:
         raise FormatError(
             f"{where}: checkpoint key {key!r} is listed in the object graph but absent"
         )
-    return _lazy_or_read(reader, key)
+    return reader.lazy_or_get(key)
 
 
 def _restore_weights(model: Model, reader: BundleReader,

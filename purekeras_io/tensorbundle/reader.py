@@ -366,6 +366,14 @@ class BundleReader:
 
         return LazyTensor(self, key)
 
+    def lazy_or_get(self, key: str) -> Any:
+        """A numeric tensor (whole or partitioned) as a lazy array, a scalar or string tensor
+        read now: what ``load_model`` / ``load_weights`` keep."""
+        entry = self.entry(key)
+        if entry.shape and entry.dtype.name != _STRING_DTYPE:
+            return self.lazy(key)
+        return self.get(key)
+
     def _assemble(self, entry: Entry) -> np.ndarray:
         pieces = [(ext, self.slice_entry(entry, ext, raw)) for ext, raw in entry.slices]
         for _, piece in pieces:  # every slice's bytes exist before the full array is allocated

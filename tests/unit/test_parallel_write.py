@@ -99,6 +99,7 @@ def test_models_save_with_workers(tmp_path: Path) -> None:
     model.save_weights(str(tmp_path / "ck" / "m"), workers=2)
     loaded = pk.Sequential([pk.layers.Dense(64, input_shape=(1000,), name="d")], name="m")
     loaded.load_weights(str(tmp_path / "ck" / "m"))
+    assert loaded.layers[0].kernel.lazy  # the sliced kernel is read on use
     assert np.array_equal(np.asarray(loaded.layers[0].kernel.value), BIG)
     for bad in (0, -1, "2", True, 1.5):
         with pytest.raises(ConfigError, match="workers="):

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from purekeras_io.errors import ChecksumError
 from purekeras_io.tensorbundle import BundleReader
 from purekeras_io.tensorbundle.merge import merge
 from purekeras_io.tensorbundle.slices import decode_slice_key, encode_slice_key
@@ -92,3 +93,30 @@ def test_lazy_tensor_reads_on_demand_and_checks_crc(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="checksum"):
         for i in range(0, 1000, 300):
             damaged[i : i + 300]
+
+
+def test_lazy_rows_of_a_partitioned_tensor(tmp_path: Path) -> None:
+    """Rows of a partitioned tensor read only the slices that hold them; an in-order pass
+    checks each slice's CRC; ``load_weights`` keeps the tensor lazy."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((10, 6)).astype("float32")
+    prefix = tmp_path / "p"
+    with BundleWriter(prefix) as w:  # rows 0-3 and 4-9; columns 0-2 and 3-5 of rows 4-9
+        w.add_slice("x", (10, 6), [(0, 4), (0, -1)], x[:4])
+        w.add_slice("x", (10, 6), [(4, 6), (0, 3)], x[4:, :3])
+        w.add_slice("x", (10, 6), [(4, 6), (3, 3)], x[4:, 3:])
+    with BundleReader(prefix) as r:
+        t = r.lazy_or_get("x")
+        assert t.shape == (10, 6) and not isinstance(t, np.ndarray)
+        for start, stop in ((0, 10), (2, 7), (4, 5), (9, 10), (3, 3)):
+            assert np.array_equal(t[start:stop], x[start:stop])
+        assert np.array_equal(np.asarray(t), x) and np.array_equal(t[:, 2], x[:, 2])
+        data = r.entry("x")
+    raw = bytearray((tmp_path / "p.data-00000-of-00001").read_bytes())
+    raw[-1] ^= 1  # the last slice (rows 4-9, columns 3-5)
+    (tmp_path / "p.data-00000-of-00001").write_bytes(bytes(raw))
+    with BundleReader(prefix) as r:
+        t = r.lazy(data.key)
+        assert np.array_equal(t[0:4], x[:4])  # the first slice is sound
+        with pytest.raises(ChecksumError, match="x"):
+            t[4:10]
