@@ -74,6 +74,8 @@ class MatchReport:
     """(source, target, source shape after the transform, the variable's shape)."""
     targets: tuple[tuple[str, str], ...] = ()
     """(source, the target it mapped to) for the unused sources."""
+    notes: tuple[str, ...] = ()
+    """Things to check that names cannot show (an importer's epsilon defaults, ...)."""
 
     @property
     def ok(self) -> bool:
@@ -105,6 +107,7 @@ class MatchReport:
             lines += [
                 f"  {s} -> {t}: source {list(a)}, model {list(b)}" for s, t, a, b in self.mismatched
             ]
+        lines += [f" note: {note}" for note in self.notes]
         return "\n".join(lines)
 
 

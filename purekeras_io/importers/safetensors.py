@@ -491,4 +491,4 @@ def save_safetensors(
         for _, row, _, array in planned:
             little = row.numpy.newbyteorder("<") if row.numpy.itemsize > 1 else row.numpy
             for block in iter_row_blocks(array, dtype=little):
-                fh.write(memoryview(block.reshape(-1).view(np.uint8)))
+                fh.write(block.reshape(-1).view(np.uint8).data)
