@@ -2,6 +2,8 @@
 
 Reads any model file the library reads (SavedModel with Keras metadata, ``.h5``, ``.keras``) and
 writes it with the library's writers, keeping weights, compile information and optimizer state.
+Weights-only sources (a TensorBundle checkpoint, a weights-only ``.h5``, Keras 3 sharded
+``.weights.json``) hold no model config and are refused with one line, as ``diff`` refuses them.
 The source's tensors are not copied: TensorBundle and ``.keras`` readers hand out views of the
 mapped file, and the writers stream them tensor by tensor to the target.
 

@@ -7,6 +7,8 @@
   metadata: tags, signatures and their tensor specs, graph functions, object graph, variables.
 * :func:`describe_checkpoint`: every key of a TensorBundle with its shape and dtype.
 * :func:`describe_h5_weights`: the datasets of a weights-only HDF5 file.
+* :func:`describe_weights_json`: Keras 3 sharded weights: the weight map, and each shard's
+  datasets (key, shape, dtype, bytes), with totals.
 * :func:`file_sizes`: every file under a path, with its size.
 """
 
@@ -28,6 +30,7 @@ __all__ = [
     "describe_h5_weights",
     "describe_model",
     "describe_savedmodel",
+    "describe_weights_json",
     "file_sizes",
     "layer_edges",
     "output_shape",
@@ -40,11 +43,25 @@ def file_sizes(path: str, fmt: str) -> list[dict[str, Any]]:
     if fmt == "checkpoint":
         folder = p.parent
         files = sorted(q for q in folder.glob(p.name + ".*") if q.is_file())
+    elif fmt == "weights-json":
+        files = [p, *(q for q in _shard_paths(path) if q.is_file())]
     elif p.is_dir():
         files = sorted(q for q in p.rglob("*") if q.is_file())
     else:
         files = [p]
     return [{"path": str(q), "bytes": q.stat().st_size} for q in files]
+
+
+def _shard_paths(json_path: str) -> list[Path]:
+    """The shards a ``.weights.json`` lists, in the order first listed ([] when unreadable)."""
+    from ..keras_v3.sharded import _read_map
+
+    try:
+        weight_map = _read_map(json_path)
+    except PurekerasError:
+        return []
+    names = dict.fromkeys(n for names in weight_map.values() for n in names)
+    return [Path(json_path).parent / n for n in names]
 
 
 def _shape(shape: Any) -> Any:
@@ -281,3 +298,37 @@ def describe_h5_weights(path: str) -> dict[str, Any]:
     with h5py.File(os.fspath(path), "r") as f:
         f.visititems(visit)
     return {"tensors": rows}
+
+
+def describe_weights_json(json_path: str) -> dict[str, Any]:
+    """Keras 3 sharded weights: ``total_size`` (as the JSON says), the weight map (key → shards),
+    every listed shard's datasets and the totals (datasets, bytes, shards)."""
+    from ..errors import FormatError
+    from ..keras_v3.sharded import _read_map
+    from ..model.validate import MAX_JSON_BYTES, load_json
+
+    weight_map = _read_map(json_path)  # FormatError naming the file when damaged
+    with open(json_path, "rb") as fh:
+        doc = load_json(fh.read(MAX_JSON_BYTES + 1), json_path)
+    meta = doc.get("metadata") if isinstance(doc, dict) else None
+    total_size = meta.get("total_size") if isinstance(meta, dict) else None
+    shards = []
+    for p in _shard_paths(json_path):
+        if not p.is_file():
+            raise FormatError(f"{p}: shard listed in the weight map is missing")
+        try:
+            tensors = describe_h5_weights(str(p))["tensors"]
+        except OSError as exc:
+            raise FormatError(f"{p}: not a readable HDF5 file ({exc})") from None
+        shards.append({"name": p.name, "path": str(p), "file_bytes": p.stat().st_size,
+                       "tensors": tensors, "bytes": sum(t["bytes"] for t in tensors)})
+    return {
+        "total_size": total_size,
+        "weight_map": [{"key": k, "shards": v} for k, v in weight_map.items()],
+        "shards": shards,
+        "totals": {
+            "shards": len(shards),
+            "tensors": sum(len(s["tensors"]) for s in shards),
+            "bytes": sum(s["bytes"] for s in shards),
+        },
+    }

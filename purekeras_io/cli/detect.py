@@ -13,11 +13,18 @@ format                    what is looked at
                           ``layers`` group (Keras 3 ``.weights.h5``) and no model config
 ``checkpoint``            a TensorBundle: ``PATH.index`` exists, or ``PATH`` is the ``.index``
                           file, or a directory whose ``checkpoint`` state file names a prefix
+``weights-json``          Keras 3 sharded weights (``save_weights("x.weights.json",
+                          max_shard_size=…)``): a regular file whose JSON (the first 64 MiB
+                          read) is an object with ``metadata`` and ``weight_map``; a damaged
+                          one (does not parse, or lacks a key) still is when it names
+                          ``"weight_map"`` or ends ``.weights.json``, so that ``verify`` can
+                          report what is wrong; other malformed JSON is a :class:`FormatError`
 ========================  ===================================================================
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,11 +33,13 @@ from ..errors import FormatError
 
 __all__ = ["FORMATS", "Detected", "detect"]
 
-FORMATS = ("savedmodel", "keras", "h5", "h5-weights", "checkpoint")
+FORMATS = ("savedmodel", "keras", "h5", "h5-weights", "checkpoint", "weights-json")
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")
 SAVED_MODEL_PB = "saved_model.pb"
 INDEX_SUFFIX = ".index"
+WEIGHTS_JSON_SUFFIX = ".weights.json"
+MAX_JSON_HEAD = 64 << 20  # bytes of a JSON file read to decide its format
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,34 @@ def _h5_kind(path: Path) -> str:
         raise FormatError(f"{path}: an HDF5 signature, but h5py cannot open it ({exc})") from None
     raise FormatError(
         f"{path}: an HDF5 file, but not a Keras one (no model_config, layer_names or layers)"
+    )
+
+
+def _weights_json(path: Path, head: bytes) -> bool:
+    """Whether a regular file (neither zip nor HDF5) is Keras 3 sharded weights (see the table);
+    :class:`FormatError` for JSON that is malformed and shows no sign of being a weight map."""
+    named = path.name.endswith(WEIGHTS_JSON_SUFFIX)
+    if not head.lstrip().startswith(b"{") and not named:
+        return False
+    with open(path, "rb") as fh:
+        data = fh.read(MAX_JSON_HEAD + 1)
+    hinted = named or b'"weight_map"' in data
+    try:
+        doc = json.loads(data.decode("utf-8")) if len(data) <= MAX_JSON_HEAD else None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        if hinted:
+            return True
+        raise FormatError(f"{path}: malformed JSON ({exc}); not a model file") from None
+    if isinstance(doc, dict) and "metadata" in doc and "weight_map" in doc:
+        return True
+    if hinted:
+        return True
+    if doc is None:
+        raise FormatError(f"{path}: more than {MAX_JSON_HEAD} bytes of JSON without "
+                          "'weight_map'; not a model file")
+    raise FormatError(
+        f"{path}: a JSON file without 'metadata' and 'weight_map'; not Keras sharded weights "
+        "or any other model file"
     )
 
 
@@ -117,7 +154,9 @@ def detect(path: str | os.PathLike[str]) -> Detected:
         return Detected(given, _h5_kind(p), given)
     if p.name == SAVED_MODEL_PB:
         return Detected(str(p.parent), "savedmodel", given)
+    if _weights_json(p, head):
+        return Detected(given, "weights-json", given)
     raise FormatError(
-        f"{given}: not a SavedModel directory, .keras zip, HDF5 file or TensorBundle "
-        f"checkpoint (starts {head!r})"
+        f"{given}: not a SavedModel directory, .keras zip, HDF5 file, TensorBundle "
+        f"checkpoint or sharded .weights.json (starts {head!r})"
     )

@@ -4,7 +4,9 @@ Format from content (:mod:`.detect`); for a model: layers (name, class, output s
 parameters, dtype), totals, inputs and outputs, compile information, optimizer state (iterations,
 every variable's name, shape and dtype); for a SavedModel, also tags, signatures with their
 tensor specs, graph functions, object graph and variables, with or without Keras metadata; for
-a checkpoint or a weights-only ``.h5``, every tensor's key, shape and dtype; file sizes always.
+a checkpoint or a weights-only ``.h5``, every tensor's key, shape and dtype; for Keras 3 sharded
+weights (``.weights.json``), the weight map and each shard's datasets (key, shape, dtype, bytes)
+with totals; file sizes always.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from .describe import (
     describe_h5_weights,
     describe_model,
     describe_savedmodel,
+    describe_weights_json,
     file_sizes,
 )
 from .detect import detect
@@ -33,7 +36,8 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         help="show layers, shapes, parameters, compile info, optimizer state, signatures",
         description=__doc__.splitlines()[0].split(": ", 1)[1],
     )
-    p.add_argument("path", help="SavedModel directory, .h5, .keras, or checkpoint prefix")
+    p.add_argument("path", help="SavedModel directory, .h5, .keras, .weights.json or "
+                   "checkpoint prefix")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--weights", action="store_true",
                    help="list every weight (path, shape, dtype) in the text report")
@@ -57,6 +61,8 @@ def inspect_path(path: str, ui: UI) -> dict[str, Any]:
         report["checkpoint"] = describe_checkpoint(detected.path)
     elif detected.format == "h5-weights":
         report["h5_weights"] = describe_h5_weights(detected.path)
+    elif detected.format == "weights-json":
+        report["weights_json"] = describe_weights_json(detected.path)
     else:
         report["model"] = describe_model(load_model_from(detected, ui))
     return report
@@ -82,6 +88,20 @@ def _tensors(title: str, rows: list[dict[str, Any]]) -> list[str]:
     out = [f"{title} ({len(rows)}):"]
     out += _table([[r["key"], jsonable_shape(r["shape"]), r["dtype"]] for r in rows],
                   ["key", "shape", "dtype"])
+    return out
+
+
+def _weights_json_text(w: dict[str, Any]) -> list[str]:
+    t = w["totals"]
+    size = w["total_size"]
+    out = [f"weight map: {len(w['weight_map'])} groups in {t['shards']} shard(s); total_size "
+           f"{'-' if size is None else f'{size:,.0f}'} bytes (metadata)"]
+    for s in w["shards"]:
+        out.append(f"shard {s['name']} ({len(s['tensors'])} datasets, {_size(s['bytes'])}):")
+        out += _table([[r["key"], jsonable_shape(r["shape"]), r["dtype"], f"{r['bytes']:,}"]
+                       for r in s["tensors"]], ["key", "shape", "dtype", "bytes"])
+    out.append(f"totals: {t['tensors']} datasets, {t['bytes']:,} bytes ({_size(t['bytes'])}) "
+               f"in {t['shards']} shard(s)")
     return out
 
 
@@ -160,6 +180,8 @@ def render_text(report: dict[str, Any], weights: bool = False) -> str:
         out += _tensors("tensors", report["checkpoint"]["tensors"])
     if "h5_weights" in report:
         out += _tensors("datasets", report["h5_weights"]["tensors"])
+    if "weights_json" in report:
+        out += _weights_json_text(report["weights_json"])
     return "\n".join(out)
 
 

@@ -129,6 +129,11 @@ def load_model_from(detected: Detected, ui: UI) -> Model:
         )
     if detected.format == "h5-weights":
         raise FormatError(f"{detected.given}: a weights-only HDF5 file holds no model config")
+    if detected.format == "weights-json":
+        raise FormatError(
+            f"{detected.given}: Keras 3 sharded weights (.weights.json and its shards) hold "
+            "weights only, no model config"
+        )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model = models.load_model(detected.path)

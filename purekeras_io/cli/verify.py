@@ -3,10 +3,11 @@ configs.
 
 Format from content (:mod:`.detect`); the checks live beside each format's reader
 (``tensorbundle/verify.py``, ``savedmodel/verify.py``, ``keras_v3/verify.py``,
-``keras_h5/verify.py``) and collect every problem instead of stopping at the first. Output: one
-line per problem, ``FILE: KEY: what was found``, then the notes (what the format cannot prove,
-such as HDF5's missing data checksums) and a summary. Exit status: 0 clean, 1 problems found,
-2 error (missing file, unknown format).
+``keras_v3/sharded.py`` for sharded ``.weights.json``, ``keras_h5/verify.py``) and collect
+every problem instead of stopping at the first. Output: one line per problem,
+``FILE: KEY: what was found``, then the notes (what the format cannot prove, such as HDF5's
+missing data checksums) and a summary. Exit status: 0 clean, 1 problems found, 2 error
+(missing file, unknown format).
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         help="check a file's structure, checksums and weight shapes (exit 0 clean, 1 problems)",
         description=" ".join(__doc__.split("\n\n")[0].split(": ", 1)[1].split()),
     )
-    p.add_argument("path", help="SavedModel directory, .h5, .keras, or checkpoint prefix")
+    p.add_argument("path", help="SavedModel directory, .h5, .keras, .weights.json or "
+                   "checkpoint prefix")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
@@ -50,6 +52,10 @@ def verify_path(path: str, ui: UI) -> Report:
         from ..savedmodel.verify import verify_savedmodel
 
         verify_savedmodel(detected.path, report, progress)
+    elif detected.format == "weights-json":
+        from ..keras_v3.sharded import verify_sharded
+
+        verify_sharded(detected.path, report)
     elif detected.format == "keras":
         from ..keras_v3.verify import verify_keras
 

@@ -49,13 +49,15 @@ import math
 import os
 import re
 import warnings
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from pathlib import Path
 from typing import Any
 
+import h5py
 import numpy as np
 
 from .._io import commit_many, fsync_file, recover, remove_quietly, temp_sibling
+from .._report import Report
 from ..errors import ConfigError, FormatError, reading
 from ..model.base import Model
 from ..model.naming import renamed_layers
@@ -63,12 +65,22 @@ from ..model.preflight import check_model
 from ..model.validate import MAX_JSON_BYTES, load_json
 from .h5image import H5Group, build_h5_image
 from .lazy_member import FileSource
-from .reader import _MAX_EXPANSION, _source, assign_tree, numbered, open_h5, vars_datasets
+from .reader import (
+    _MAX_EXPANSION,
+    _hard_child,
+    _read_dataset,
+    _source,
+    assign_tree,
+    numbered,
+    open_h5,
+    vars_datasets,
+)
 from .writer import weights_groups
 from .zipstream import write_parts
 
 __all__ = [
     "KERAS_DTYPE_BITS",
+    "NOTE_WEIGHTS_ONLY",
     "ShardPlan",
     "json_path_for",
     "keras_size",
@@ -76,6 +88,7 @@ __all__ = [
     "plan_shards",
     "save_sharded",
     "shard_name",
+    "verify_sharded",
 ]
 
 KERAS_DTYPE_BITS: dict[str, int] = {
@@ -374,3 +387,253 @@ def load_sharded(model: Model, filepath: Any, *, lazy: bool = True, **ignored: A
                 return numbered(found, f"/{vars_path}", json_path)
 
             assign_tree(model, fetch, json_path, model.source_dialect)
+
+
+# ---------------------------------------------------------------- verifying
+
+_MAX_DEPTH = 64  # HDF5 allows hard-link cycles; a Keras tree is a few levels deep
+_MAX_NODES = 1_000_000
+NOTE_WEIGHTS_ONLY = ("note: sharded weights hold no model config; the datasets' shapes cannot be "
+                     "checked against layer configs")
+
+
+class _Info:
+    """Shape and dtype of one stored dataset (what :func:`keras_size` needs)."""
+
+    def __init__(self, shape: tuple[int, ...], dtype: Any) -> None:
+        self.shape, self.dtype = shape, dtype
+
+
+def _group_of(key: Any) -> str | None:
+    """The ``vars`` group Keras reads for a weight-map key: ``/<path>/vars`` or ``/vars`` (what
+    Keras writes) or ``<path>`` without a leading slash (what Keras also looks up)."""
+    if not isinstance(key, str) or not key or "\x00" in key:
+        return None
+    if key == "/vars":
+        return "vars"
+    if key.startswith("/"):
+        return key[1:] if key.endswith("/vars") and "//" not in key else None
+    return f"{key.rstrip('/')}/vars" if "//" not in key else None
+
+
+def _verify_json(json_path: str, report: Report
+                 ) -> tuple[dict[str, tuple[str, list[str]]], float | None] | None:
+    """The weight map (key → (group, shard names)) and ``total_size``; problems reported."""
+    try:
+        size = os.path.getsize(json_path)
+        if size > MAX_JSON_BYTES:
+            report.add(json_path, "", f"{size} bytes of JSON, more than the {MAX_JSON_BYTES} "
+                       "accepted; refused")
+            return None
+        with open(json_path, "rb") as fh:
+            data = fh.read(MAX_JSON_BYTES + 1)
+    except OSError as exc:
+        report.add(json_path, "", f"cannot be read ({exc.strerror or exc})")
+        return None
+    try:
+        doc = load_json(data, json_path, max_bytes=MAX_JSON_BYTES)
+    except FormatError as exc:
+        report.add(json_path, "", str(exc))
+        return None
+    if not isinstance(doc, dict):
+        report.add(json_path, "", f"a JSON {type(doc).__name__}, expected an object with "
+                   "'metadata' and 'weight_map'")
+        return None
+    total: float | None = None
+    meta = doc.get("metadata")
+    if not isinstance(meta, dict):
+        report.add(json_path, "metadata", "missing" if meta is None else
+                   f"is {type(meta).__name__}, expected an object with 'total_size'")
+    else:
+        value = meta.get("total_size")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+            math.isfinite(value) and value >= 0
+        ):
+            report.add(json_path, "metadata.total_size",
+                       f"{value!r}, expected a number of bytes (Keras writes a float)")
+        else:
+            total = float(value)
+    raw = doc.get("weight_map")
+    if not isinstance(raw, dict):
+        report.add(json_path, "weight_map", "missing" if raw is None else
+                   f"is {type(raw).__name__}, expected an object")
+        return None
+    out: dict[str, tuple[str, list[str]]] = {}
+    groups: dict[str, str] = {}
+    for key, value in raw.items():
+        where = f"weight_map[{key!r}]"
+        report.count("weight map entries")
+        group = _group_of(key)
+        if group is None:
+            report.add(json_path, where, "Keras looks groups up as '/<path>/vars' or '<path>'; "
+                       "this key is neither")
+            continue
+        if group in groups:
+            report.add(json_path, where, f"names the same group as weight_map[{groups[group]!r}]")
+            continue
+        groups[group] = key
+        names = value if isinstance(value, list) else [value]
+        if not names:
+            report.add(json_path, where, "an empty list of shards")
+            continue
+        try:
+            plain = [_plain(n, json_path) for n in names]
+        except FormatError as exc:
+            report.add(json_path, where, str(exc))
+            continue
+        if len(set(plain)) != len(plain):
+            report.add(json_path, where, f"lists a shard twice: {plain}")
+        out[key] = (group, list(dict.fromkeys(plain)))
+    return out, total
+
+
+def _verify_shard(path: str, report: Report) -> dict[str, dict[str, _Info]] | None:
+    """``{vars group: {dataset: info}}`` of one shard, every problem reported; None when the shard
+    cannot be read at all."""
+    try:
+        fh = open(path, "rb")
+    except FileNotFoundError:
+        report.add(path, "", "shard listed in the weight map is missing")
+        return None
+    except OSError as exc:
+        report.add(path, "", f"cannot be opened ({exc.strerror or exc})")
+        return None
+    found: dict[str, dict[str, _Info]] = {}
+    with fh:
+        size = os.fstat(fh.fileno()).st_size
+        limit = max(_MAX_EXPANSION * size, 1 << 20)
+        try:
+            opened = open_h5(fh, path)
+            f, window = opened.__enter__()
+        except FormatError as exc:
+            report.add(path, "", str(exc))
+            return None
+        source = _source(path, fh)
+        try:
+            with report.guard(path, "", "damaged HDF5 structure"):
+                _walk(f, "", path, report, found, limit, window, source, [0])
+        finally:
+            if source is not None:
+                source.close()
+            opened.__exit__(None, None, None)
+    report.count("shards")
+    return found
+
+
+def _walk(group: Any, prefix: str, path: str, report: Report,
+          found: dict[str, dict[str, _Info]], limit: int, window: Any, source: Any,
+          nodes: list[int]) -> None:
+    """Every object under ``group`` (hard links only): datasets must sit in ``vars`` groups and
+    be numeric variables that lie inside the file (:func:`.reader._read_dataset`)."""
+    if prefix.count("/") >= _MAX_DEPTH:
+        report.add(path, f"/{prefix}", f"nested more than {_MAX_DEPTH} levels; not a Keras tree")
+        return
+    in_vars = prefix.rsplit("/", 1)[-1] == "vars"
+    for name in sorted(group.keys()):
+        nodes[0] += 1
+        if nodes[0] > _MAX_NODES:
+            report.add(path, "", f"more than {_MAX_NODES} objects; not a Keras weights tree")
+            return
+        key = f"{prefix}/{name}" if prefix else name
+        try:
+            child = _hard_child(group, name, path)
+        except FormatError as exc:
+            report.add(path, f"/{key}", str(exc).replace(f"{path}: /{key} ", ""))
+            continue
+        if isinstance(child, h5py.Group):
+            _walk(child, key, path, report, found, limit, window, source, nodes)
+            continue
+        if not in_vars:
+            report.add(path, f"/{key}", "a dataset outside a 'vars' group; not part of a Keras "
+                       "weights tree (Keras reads none of it)")
+            continue
+        try:
+            value = _read_dataset(child, limit, path, window, source)
+        except FormatError as exc:
+            report.add(path, f"/{key}", str(exc).replace(f"{path}: /{key}", "").lstrip(": "))
+            continue
+        found.setdefault(prefix, {})[name] = _Info(
+            tuple(int(d) for d in value.shape), np.dtype(value.dtype))
+        report.count("weights")
+
+
+def _cross_check(json_path: str, folder: str, weight_map: dict[str, tuple[str, list[str]]],
+                 shards: dict[str, dict[str, dict[str, _Info]] | None], report: Report) -> None:
+    """Each mapped group is in the shards the map names, each dataset once, keys ``0…n-1``;
+    each stored group is mapped, and to the shard it lies in."""
+    by_group = {group: (key, names) for key, (group, names) in weight_map.items()}
+    for key, (group, names) in weight_map.items():
+        seen: dict[str, str] = {}
+        complete = True
+        for name in names:
+            tree = shards.get(name)
+            if tree is None:
+                complete = False
+                continue
+            held = tree.get(group)
+            if not held:
+                report.add(json_path, f"weight_map[{key!r}]",
+                           f"names {name}, which holds no dataset of /{group}")
+                continue
+            for ds in held:
+                if ds in seen:
+                    report.add(json_path, f"/{group}/{ds}",
+                               f"stored in more than one shard ({seen[ds]}, {name})")
+                else:
+                    seen[ds] = name
+        n = len(seen)
+        if complete and seen and sorted(seen) != sorted(str(i) for i in range(n)):
+            report.add(json_path, f"/{group}", f"the shards hold datasets {sorted(seen)[:10]}, "
+                       f"expected '0'…'{n - 1}'")
+    for name, tree in shards.items():
+        if tree is None:
+            continue
+        spath = os.path.join(folder, name)
+        for group, held in tree.items():
+            listed = by_group.get(group)
+            if listed is None:
+                report.add(spath, f"/{group}", f"{len(held)} dataset(s) the weight map does not "
+                           "list; loading will not find them")
+            elif name not in listed[1]:
+                for ds in held:
+                    report.add(spath, f"/{group}/{ds}",
+                               f"stored in {name}, but weight_map[{listed[0]!r}] names "
+                               f"{listed[1]}; loading will not find it")
+
+
+def verify_sharded(path: str | os.PathLike[str], report: Report) -> None:
+    """Check Keras 3 sharded weights: the JSON (structure, ``total_size``), every listed shard
+    (exists, an HDF5 ``.weights.h5`` tree of numeric datasets inside the file), and the map
+    against the shards (each dataset in the shard the map names, none twice, keys ``0…n-1``,
+    nothing unlisted); shards beside the JSON that it does not list are a note."""
+    from .verify import NOTE_H5
+
+    json_path = os.fspath(path)
+    parsed = _verify_json(json_path, report)
+    if parsed is None:
+        return
+    weight_map, total = parsed
+    folder = os.path.dirname(json_path)  # shard paths reported as the user named the JSON
+    shards: dict[str, dict[str, dict[str, _Info]] | None] = {}
+    for _group, names in weight_map.values():
+        for name in names:
+            if name not in shards:
+                shards[name] = _verify_shard(os.path.join(folder, name), report)
+    _cross_check(json_path, folder, weight_map, shards, report)
+    if total is not None and all(t is not None for t in shards.values()):
+        counted = sum(keras_size(i) for t in shards.values() for g in (t or {}).values()
+                      for i in g.values())
+        if counted != total:
+            report.add(json_path, "metadata.total_size",
+                       f"{total!r}, but the shards' datasets add up to {counted!r} bytes "
+                       "(Keras counts prod(shape) * dtype bits / 8)")
+    base = Path(json_path).stem.replace(".weights", "")
+    pattern = re.compile(re.escape(base) + r"_\d{5}\.weights\.h5")
+    with suppress(OSError):
+        for entry in sorted(os.listdir(folder or os.curdir)):
+            if pattern.fullmatch(entry) and entry not in shards:
+                report.note(f"note: {os.path.join(folder, entry)}: a shard file beside the JSON "
+                            "that its weight map does not list (left by an earlier save?); not "
+                            "read")
+    report.note(NOTE_WEIGHTS_ONLY)
+    report.note(NOTE_H5)
