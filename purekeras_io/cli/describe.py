@@ -292,7 +292,11 @@ def describe_h5_weights(path: str) -> dict[str, Any]:
 
     def visit(name: str, obj: Any) -> None:
         if isinstance(obj, h5py.Dataset):
-            rows.append({"key": name, "shape": list(obj.shape), "dtype": str(obj.dtype),
+            dtype = str(obj.dtype)
+            if obj.dtype.kind == "V" and obj.dtype.itemsize == 2:  # Keras 3 tags bfloat16
+                tag = obj.attrs.get("dtype")
+                dtype = "bfloat16" if tag in ("bfloat16", b"bfloat16") else dtype
+            rows.append({"key": name, "shape": list(obj.shape), "dtype": dtype,
                          "bytes": int(obj.size * obj.dtype.itemsize)})
 
     with h5py.File(os.fspath(path), "r") as f:

@@ -615,14 +615,20 @@ def verify_sharded(path: str | os.PathLike[str], report: Report) -> None:
     weight_map, total = parsed
     folder = os.path.dirname(json_path)  # shard paths reported as the user named the JSON
     shards: dict[str, dict[str, dict[str, _Info]] | None] = {}
+    before = len(report.problems)
     for _group, names in weight_map.values():
         for name in names:
             if name not in shards:
                 shards[name] = _verify_shard(os.path.join(folder, name), report)
+    readable = len(report.problems) == before  # else total_size cannot be judged
     _cross_check(json_path, folder, weight_map, shards, report)
-    if total is not None and all(t is not None for t in shards.values()):
-        counted = sum(keras_size(i) for t in shards.values() for g in (t or {}).values()
-                      for i in g.values())
+    if total is not None and readable:
+        unique: dict[tuple[str, str], _Info] = {}
+        for tree in shards.values():
+            for group, held in (tree or {}).items():
+                for key, info in held.items():
+                    unique.setdefault((group, key), info)
+        counted = sum((keras_size(i) for i in unique.values()), 0.0)
         if counted != total:
             report.add(json_path, "metadata.total_size",
                        f"{total!r}, but the shards' datasets add up to {counted!r} bytes "
