@@ -13,7 +13,7 @@ if ! command -v dot >/dev/null; then
     { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq graphviz >/dev/null; } \
         || echo "test.sh: warning: could not install Graphviz" >&2
 fi
-"$PY" tools/oracle_env.py ensure tf jax torch openvino onnx tensorboard torchvision >/dev/null
+"$PY" tools/oracle_env.py ensure tf jax torch openvino onnx tensorboard torchvision flax >/dev/null
 "$PY" -m ruff check purekeras_io tools tests
 "$PY" -m mypy
 "$PY" -m pytest -q "$@"
