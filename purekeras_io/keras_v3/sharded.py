@@ -40,6 +40,32 @@ named after shard 0, which :func:`~purekeras_io._io.recover` rolls forward after
 of an earlier save that the new JSON does not list (``<base>_NNNNN.weights.h5``) are removed after
 the commit. Lazy weights are streamed (:mod:`.zipstream`), loaded weights are lazy
 (:mod:`.lazy_member`).
+
+:func:`verify_sharded` (``purekeras verify x.weights.json``) reports every problem, never raises:
+
+==========================  =================================================================
+rule                        checked how
+==========================  =================================================================
+the JSON                    at most 64 MiB, UTF-8 JSON, an object; ``metadata.total_size`` a
+                            number ≥ 0; ``weight_map`` an object whose keys Keras can look up
+                            (``/<path>/vars``, ``/vars`` or ``<path>``), no two for one group,
+                            values a shard name or a non-empty list of plain file names
+every listed shard          exists; opens as HDF5; every object a hard link; every dataset in
+                            a ``vars`` group, numeric (bfloat16 tagged), not virtual or
+                            external, and (contiguous ones) inside the file — the per-dataset
+                            checks of the ``.weights.h5`` reader (:mod:`.reader`); contiguous
+                            data is bounds-checked, not read
+map against shards          each mapped group has datasets in every shard the map names; no
+                            dataset in two shards; keys ``0…n-1`` across its shards; every
+                            stored group is mapped, and to the shard that holds it
+``total_size``              equals the sum of ``prod(shape) * bits / 8`` (:func:`keras_size`)
+                            of the datasets (judged only when every dataset was readable)
+stray shards                ``<base>_NNNNN.weights.h5`` beside the JSON that the map does not
+                            list: a note (an earlier save's leftover), not a problem
+==========================  =================================================================
+
+HDF5 carries no checksum of its data (a note says so); verifying reads the files as they are
+and does not roll forward an interrupted save's journal (loading does).
 """
 
 from __future__ import annotations
