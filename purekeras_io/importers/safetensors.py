@@ -48,8 +48,17 @@ I64               int64            14
 U64               uint64           15
 ================  ===============  ====
 
-The reference's other dtypes (``F8_E8M0``, ``F4``, ``F6_*``) have no TensorFlow counterpart: a file
-holding them raises :class:`~purekeras_io.errors.UnsupportedDtypeError` naming the tensor.
+The reference's other dtypes (``F4``, ``F6_E2M3``, ``F6_E3M2``, ``F8_E8M0``, ``F8_E4M3FNUZ``,
+``F8_E5M2FNUZ``) have no TensorFlow counterpart: a file holding them raises
+:class:`~purekeras_io.errors.UnsupportedDtypeError` naming the tensor. (The reference's own
+Python loaders cannot return BF16 as NumPy, nor F8 in any framework; ours give
+``ml_dtypes`` arrays.)
+
+**Sharded checkpoints.** ``load_safetensors("model.safetensors.index.json")`` reads Hugging
+Face's index (``{"metadata": {...}, "weight_map": {tensor name: shard file}}``, shard files
+beside it) and returns the tensors of every shard, by the index's names; a name the index lists
+but its shard lacks, a shard outside the index's folder, or a shard holding tensors the index
+does not list is a :class:`~purekeras_io.errors.FormatError`.
 
 **Lazy reads.** ``load_safetensors(path)`` parses and validates the header only and returns
 :class:`SafetensorsTensor` objects (see :mod:`purekeras_io.lazy`): ``shape``, ``dtype``,
@@ -129,7 +138,9 @@ DTYPES: tuple[STDtype, ...] = tuple(
 _BY_NAME = {row.name: row for row in DTYPES}
 _BY_OURS = {row.ours: row for row in DTYPES}
 _RANK = {row.name: rank for rank, row in enumerate(DTYPES)}
-_KNOWN_UNSUPPORTED = ("F8_E8M0", "F4", "F6_E2M3", "F6_E3M2", "C128")
+_KNOWN_UNSUPPORTED = ("F4", "F6_E2M3", "F6_E3M2", "F8_E8M0", "F8_E4M3FNUZ", "F8_E5M2FNUZ")
+MAX_INDEX_BYTES = 100_000_000
+"""Largest sharded-checkpoint index a reader accepts."""
 _METADATA = "__metadata__"
 
 
@@ -398,14 +409,61 @@ def load_safetensors(path: PathLike, *, lazy: bool = True) -> dict[str, Any]:
     """The tensors of a safetensors file, by name in the header's order: lazy
     :class:`SafetensorsTensor` objects (``lazy=True``) or in-memory NumPy arrays. The header is
     validated either way (see the module docstring); ``__metadata__`` is not among the tensors
-    (see :func:`read_safetensors_header`)."""
+    (see :func:`read_safetensors_header`). A ``*.index.json`` path loads a sharded checkpoint."""
     where = os.fspath(path)
+    if where.endswith(".json"):
+        return _load_index(where, lazy=lazy)
     header = read_safetensors_header(where)
     mapped = _Mapped(where, header.file_size)
     tensors = {name: SafetensorsTensor(mapped, entry) for name, entry in header.entries.items()}
     if lazy:
         return dict(tensors)
     return {name: np.array(t) for name, t in tensors.items()}
+
+
+def _load_index(where: str, *, lazy: bool) -> dict[str, Any]:
+    try:
+        with open(where, "rb") as fh:
+            raw = fh.read(MAX_INDEX_BYTES + 1)
+    except FileNotFoundError as exc:
+        raise FormatError(f"{where}: no such file ({exc})") from exc
+    if len(raw) > MAX_INDEX_BYTES:
+        raise FormatError(f"{where}: index larger than {MAX_INDEX_BYTES} bytes")
+    try:
+        doc = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except _Duplicate as exc:
+        raise FormatError(f"{where}: index has the key {exc.args[0]!r} twice") from None
+    except (ValueError, RecursionError) as exc:
+        raise FormatError(f"{where}: index is not valid JSON ({exc})") from None
+    weight_map = doc.get("weight_map") if isinstance(doc, dict) else None
+    if not isinstance(weight_map, dict) or not all(
+        isinstance(v, str) for v in weight_map.values()
+    ):
+        raise FormatError(
+            f"{where}: a sharded-checkpoint index needs \"weight_map\": {{tensor: shard file}}"
+        )
+    folder = os.path.dirname(os.path.abspath(where))
+    shards: dict[str, dict[str, Any]] = {}
+    out: dict[str, Any] = {}
+    for name, shard in weight_map.items():
+        if os.path.basename(shard) != shard or shard in ("", ".", ".."):
+            raise FormatError(
+                f"{where}: tensor {name!r}: shard {shard!r} must be a file name in the index's "
+                "folder"
+            )
+        if shard not in shards:
+            shards[shard] = load_safetensors(os.path.join(folder, shard), lazy=lazy)
+        if name not in shards[shard]:
+            raise FormatError(f"{where}: tensor {name!r} is not in its shard {shard!r}")
+        out[name] = shards[shard][name]
+    for shard, tensors in shards.items():
+        extra = sorted(set(tensors) - set(out))
+        if extra:
+            raise FormatError(
+                f"{where}: shard {shard!r} holds tensors the index does not list: "
+                + ", ".join(repr(n) for n in extra[:5])
+            )
+    return out
 
 
 # ============================================================================ writing

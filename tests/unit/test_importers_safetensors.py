@@ -164,6 +164,37 @@ def test_writer_refusals_leave_the_old_file(tmp_path: Path) -> None:
     assert os.listdir(tmp_path) == ["t.safetensors"]  # no temporary left
 
 
+def test_sharded_checkpoint_index(tmp_path: Path) -> None:
+    a, b = np.ones((2, 2), np.float32), np.arange(3, dtype=np.int32)
+    save_safetensors({"a": a}, tmp_path / "model-00001-of-00002.safetensors")
+    save_safetensors({"b": b}, tmp_path / "model-00002-of-00002.safetensors")
+    index = tmp_path / "model.safetensors.index.json"
+    index.write_text(json.dumps({"metadata": {"total_size": 28}, "weight_map": {
+        "a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}}))
+    back = load_safetensors(index)
+    assert list(back) == ["a", "b"] and isinstance(back["a"], SafetensorsTensor)
+    assert same(np.asarray(back["a"]), a) and same(np.asarray(back["b"]), b)
+    first = "model-00001-of-00002.safetensors"
+    for weight_map, words in (
+        ({"a": first, "b": first}, "'b' is not in its shard"),
+        ({"a": "../x.safetensors"}, "must be a file name"),
+        ({"b": "model-00002-of-00002.safetensors", "a": first}, None),
+    ):
+        index.write_text(json.dumps({"weight_map": weight_map}))
+        if words is None:
+            assert list(load_safetensors(index)) == ["b", "a"]  # the index's order
+            continue
+        with pytest.raises(FormatError, match=words):
+            load_safetensors(index)
+    save_safetensors({"a": a, "b": b}, tmp_path / first)
+    index.write_text(json.dumps({"weight_map": {"a": first}}))
+    with pytest.raises(FormatError, match="does not list: 'b'"):
+        load_safetensors(index)
+    index.write_text("[]")
+    with pytest.raises(FormatError, match="weight_map"):
+        load_safetensors(index)
+
+
 # ============================================================================ damaged files
 
 
