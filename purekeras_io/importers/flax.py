@@ -25,6 +25,10 @@ MultiHeadDotProductAttention   ``query/key/value`` ``kernel         MultiHeadAtt
                                ``out kernel (heads, head_dim, d)``  ``attention_output``)
 LSTMCell (also in ``nn.RNN``)  ``ii if ig io`` kernels (no bias),   LSTM ``kernel``,
                                ``hi hf hg ho`` kernels and biases   ``recurrent_kernel``, ``bias``
+GRUCell (also in ``nn.RNN``)   ``ir iz in`` kernels and biases,     GRU (``reset_after=True``)
+                               ``hr hz`` kernels, ``hn`` kernel     ``kernel``,
+                               and bias                             ``recurrent_kernel``,
+                                                                    ``bias (2, 3u)``
 =============================  ==================================  ==============================
 
 Why these are exact: flax and Keras both compute ``x @ kernel + bias`` with ``kernel (in, out)``
@@ -32,7 +36,10 @@ and channels-last convolutions with HWIO kernels; flax's attention scales the qu
 ``1/sqrt(head_dim)`` as Keras' does with ``key_dim = head_dim``; flax's LSTMCell computes
 ``i = sigmoid(x W_ii + h W_hi + b_hi)``, … ``c' = f c + i g``, ``h' = o tanh(c')``: Keras' LSTM
 with the four gates' kernels side by side in the order i, f, c(=g), o and the hidden biases as
-the bias.
+the bias. flax's GRUCell computes ``r = sigmoid(x W_ir + b_ir + h W_hr)``, ``z`` alike,
+``n = tanh(x W_in + b_in + r (h W_hn + b_hn))``, ``h' = (1 - z) n + z h``: Keras' GRU with
+``reset_after=True``, gates in the order z, r, n, input biases ``[b_iz, b_ir, b_in]`` and
+recurrent biases ``[0, 0, b_hn]``.
 
 **What names cannot carry**: flax's ``BatchNorm`` epsilon defaults to 1e-5 and ``LayerNorm``'s
 to 1e-6, Keras' to 1e-3; the epsilon is not a parameter, so a layer whose epsilon differs from
@@ -67,6 +74,8 @@ __all__ = ["FlaxModule", "assign_flax_params", "flax_modules"]
 _MHA_PARTS = ("query", "key", "value", "out")
 _LSTM_INPUT = ("ii", "if", "ig", "io")
 _LSTM_HIDDEN = ("hi", "hf", "hg", "ho")
+_GRU_INPUT = ("iz", "ir", "in")  # Keras' gate order: z, r, h
+_GRU_HIDDEN = ("hz", "hr", "hn")
 _AUTO = re.compile(r"^(?P<type>.+)_(?P<n>\d+)$")
 
 # our class name → the kind of flax module it takes
@@ -83,7 +92,9 @@ _KIND_OF_CLASS = {
     "Embedding": "Embed",
     "MultiHeadAttention": "MultiHeadDotProductAttention",
     "LSTM": "LSTMCell",
+    "GRU": "GRUCell",
 }
+_COMPOUND = ("MultiHeadDotProductAttention", "LSTMCell", "GRUCell")  # submodules are parts
 # flax's epsilon defaults (not stored in the parameters)
 _FLAX_EPSILON = {"BatchNorm": 1e-5, "LayerNorm": 1e-6}
 
@@ -96,7 +107,7 @@ class FlaxModule:
     """``/``-joined names from the tree's root (``Block_0/Dense_1``)."""
     kind: str
     """``Dense``, ``Conv``, ``BatchNorm``, ``LayerNorm``, ``Embed``,
-    ``MultiHeadDotProductAttention`` or ``LSTMCell``."""
+    ``MultiHeadDotProductAttention``, ``LSTMCell`` or ``GRUCell``."""
     params: dict[str, Any]
     stats: dict[str, Any] = field(default_factory=dict)
 
@@ -142,6 +153,8 @@ def _kind(node: Mapping[str, Any], stats: Mapping[str, Any]) -> str | None:
         return "MultiHeadDotProductAttention"
     if all(_is_tree(node.get(p)) and "kernel" in node[p] for p in _LSTM_INPUT + _LSTM_HIDDEN):
         return "LSTMCell"
+    if all(_is_tree(node.get(p)) and "kernel" in node[p] for p in _GRU_INPUT + _GRU_HIDDEN):
+        return "GRUCell"
     leaves = {k for k in keys if not _is_tree(node[k])}
     if not leaves:
         return None
@@ -175,10 +188,10 @@ def flax_modules(variables: Mapping[str, Any]) -> list[FlaxModule]:
     def walk(node: Mapping[str, Any], node_stats: Mapping[str, Any], path: tuple[str, ...]) -> None:
         kind = _kind(node, node_stats)
         if kind is not None:
-            leaves = {k: v for k, v in node.items() if not _is_tree(v) or kind in (
-                "MultiHeadDotProductAttention", "LSTMCell")}
+            compound = kind in _COMPOUND
+            leaves = {k: v for k, v in node.items() if compound or not _is_tree(v)}
             found.append(FlaxModule("/".join(path), kind, dict(leaves), dict(node_stats)))
-            if kind in ("MultiHeadDotProductAttention", "LSTMCell"):
+            if compound:
                 return
         for name in _ordered(node):
             child = node[name]
@@ -238,6 +251,18 @@ def _converted(module: FlaxModule, layer: Any) -> list[tuple[str, Any, str]]:
         out.append((src("{hi,hf,hg,ho}/kernel"), cat(_LSTM_HIDDEN, "kernel"), "recurrent_kernel"))
         if all("bias" in p[g] for g in _LSTM_HIDDEN):
             out.append((src("{hi,hf,hg,ho}/bias"), cat(_LSTM_HIDDEN, "bias"), "bias"))
+    elif module.kind == "GRUCell":
+        def gru_cat(gates: Sequence[str], name: str) -> np.ndarray:
+            units = np.shape(p[gates[0]]["kernel"])[-1]
+            return np.concatenate([
+                np.asarray(p[g][name]) if name in p[g] else np.zeros((units,), np.float32)
+                for g in gates
+            ], axis=-1)
+
+        out.append((src("{iz,ir,in}/kernel"), gru_cat(_GRU_INPUT, "kernel"), "kernel"))
+        out.append((src("{hz,hr,hn}/kernel"), gru_cat(_GRU_HIDDEN, "kernel"), "recurrent_kernel"))
+        bias = np.stack([gru_cat(_GRU_INPUT, "bias"), gru_cat(_GRU_HIDDEN, "bias")])
+        out.append((src("{iz,ir,in,hn}/bias"), bias, "bias"))
     return out
 
 

@@ -1,11 +1,12 @@
 """Flax and safetensors → our models → every file format → the real Keras loaders.
 
 One ``flax`` oracle process (jax 0.10.2 + flax 0.12.8 + safetensors 0.8.0, no TF; purekeras_io
-from this repository) builds three linen models with random parameters and BatchNorm
-statistics (a CNN: Conv, BatchNorm, avg/max pooling, a depthwise Conv, Dense; an Embed + LSTM
-text classifier; a pre-norm Transformer block: Embed, LayerNorm, MultiHeadDotProductAttention,
-a gelu Dense MLP, residuals) and saves their variables (``.npz``; the block's also as a
-safetensors file written by the real library) and their outputs. It also writes the same tensors
+from this repository) builds four linen models with random parameters and BatchNorm
+statistics (a CNN: Conv, BatchNorm, avg/max pooling, a depthwise Conv, Dense; Embed + LSTM and
+Embed + GRU text classifiers; a pre-norm Transformer block: Embed, LayerNorm,
+MultiHeadDotProductAttention, a gelu Dense MLP, residuals) and saves their variables
+(``.npz``; the block's also as a safetensors file written by the real library) and their
+outputs. It also writes the same tensors
 with the reference ``save_file`` and our ``save_safetensors`` and compares the bytes, and reports
 how the reference treats the damaged files our reader refuses.
 
@@ -39,7 +40,7 @@ from purekeras_io.importers import (
 pytestmark = pytest.mark.oracle
 
 L = pk.layers
-MODELS = ("cnn", "lstm_text", "transformer")
+MODELS = ("cnn", "lstm_text", "gru_text", "transformer")
 LOADERS = ("tf_keras_h5", "tf_keras_savedmodel", "keras3_keras", "keras3_h5",
            "keras3_h5_target_keras3")
 TOLERANCE = 1e-4
@@ -98,6 +99,15 @@ def lstm_text() -> Any:
     ])
 
 
+def gru_text() -> Any:
+    return pk.Sequential([
+        L.Input((9,), dtype="int32"),
+        L.Embedding(30, 6),
+        L.GRU(10),
+        L.Dense(4),
+    ])
+
+
 def transformer_block() -> Any:
     tokens = L.Input((6,), dtype="int32")
     x = L.Embedding(50, 16, name="embed")(tokens)
@@ -110,7 +120,8 @@ def transformer_block() -> Any:
     return pk.Model(tokens, L.Add()([x, y]))
 
 
-BUILDERS = {"cnn": cnn, "lstm_text": lstm_text, "transformer": transformer_block}
+BUILDERS = {"cnn": cnn, "lstm_text": lstm_text, "gru_text": gru_text,
+            "transformer": transformer_block}
 
 
 def _file(path: Path, header: bytes | str, data: bytes = b"", *, length: int | None = None) -> str:

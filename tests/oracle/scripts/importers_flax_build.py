@@ -4,8 +4,8 @@ safetensors bytes against the reference library.
 Runs in the ``flax`` oracle environment (jax 0.10.2 + flax 0.12.8 + safetensors 0.8.0, no TF)
 with the repository on ``PYTHONPATH`` (only ``purekeras_io.importers.safetensors`` is used here).
 Payload: ``{"dir": D}``. Writes, for every model ``name`` (``cnn``, ``lstm_text``,
-``transformer``): ``D/<name>/x.npy`` (the input), ``D/<name>/ref.npy`` (flax's output),
-``D/<name>/params.npz`` (the variables tree flattened with ``/``: ``params/Conv_0/kernel``,
+``gru_text``, ``transformer``): ``D/<name>/x.npy`` (the input), ``D/<name>/ref.npy`` (flax's
+output), ``D/<name>/params.npz`` (the variables tree flattened with ``/``: ``params/Conv_0/kernel``,
 ``batch_stats/BatchNorm_0/mean``); for ``transformer`` also ``block.safetensors``, written by the
 real ``safetensors.numpy.save_file`` from the tree flattened with ``.``.
 
@@ -69,6 +69,14 @@ class LSTMText(nn.Module):
         return nn.Dense(3)(x[:, -1])
 
 
+class GRUText(nn.Module):
+    @nn.compact
+    def __call__(self, tokens: Any) -> Any:
+        x = nn.Embed(30, 6)(tokens)
+        x = nn.RNN(nn.GRUCell(10))(x)
+        return nn.Dense(4)(x[:, -1])
+
+
 class Block(nn.Module):
     """A pre-norm Transformer block over token embeddings."""
 
@@ -104,6 +112,7 @@ def build_models(root: str) -> dict[str, Any]:
     cases = {
         "cnn": (CNN(), rng.normal(size=(4, 20, 20, 3)).astype(np.float32)),
         "lstm_text": (LSTMText(), rng.integers(0, 40, size=(4, 7)).astype(np.int32)),
+        "gru_text": (GRUText(), rng.integers(0, 30, size=(4, 9)).astype(np.int32)),
         "transformer": (Block(), rng.integers(0, 50, size=(3, 6)).astype(np.int32)),
     }
     results: dict[str, Any] = {}
