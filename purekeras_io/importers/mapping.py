@@ -32,7 +32,8 @@ unused. Nothing is assigned when anything raises.
 
 **Lazy tensors stay lazy**: an untransformed lazy array (a
 :class:`~purekeras_io.importers.safetensors.SafetensorsTensor`, a Dask array) is handed to
-``Variable.assign`` unread; a transform reads its tensor.
+``Variable.assign`` unread, and so is a transpose of a memory-mapped one (:class:`Transposed`:
+writers copy its rows slab by slab); any other transform reads its tensor.
 """
 
 from __future__ import annotations
@@ -46,7 +47,15 @@ import numpy as np
 
 from ..errors import ConfigError
 
-__all__ = ["MatchReport", "Rule", "Transform", "apply_transform", "assign_weights", "target_index"]
+__all__ = [
+    "MatchReport",
+    "Rule",
+    "Transform",
+    "Transposed",
+    "apply_transform",
+    "assign_weights",
+    "target_index",
+]
 
 Transform = str | tuple[int, ...] | Callable[[Any], Any] | None
 """``"transpose"``, axes for ``np.transpose``, a callable, or None (as it is)."""
@@ -133,14 +142,62 @@ def target_index(model: Any) -> dict[str, Any]:
     return index
 
 
+class Transposed:
+    """A lazy transpose of a memory-mapped tensor (a
+    :class:`~purekeras_io.importers.safetensors.SafetensorsTensor` or an ``np.memmap``): shape
+    and dtype without reading; ``t[i:j]`` copies only those rows of the transpose (the source's
+    pages are read through the map, nothing else is held), ``np.asarray(t)`` the whole."""
+
+    def __init__(self, source: Any, axes: tuple[int, ...]) -> None:
+        self.source = source
+        self.axes = axes
+        self.dtype = np.dtype(source.dtype)
+        self.shape = tuple(int(source.shape[a]) for a in axes)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0] if self.shape else 0
+
+    def _view(self) -> np.ndarray:
+        return np.transpose(np.asarray(self.source), self.axes)  # a view of the map
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        return np.ascontiguousarray(self._view()[key])
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        arr = np.ascontiguousarray(self._view())
+        return arr if dtype is None else arr.astype(dtype, copy=False)
+
+
+def _mapped(value: Any) -> bool:
+    """Whether ``np.asarray(value)`` is a free view of a memory map (so a lazy transpose pays)."""
+    if isinstance(value, np.memmap):
+        return True
+    from .safetensors import SafetensorsTensor
+
+    return isinstance(value, SafetensorsTensor)
+
+
 def apply_transform(value: Any, transform: Transform, *, what: str = "tensor") -> Any:
-    """``value`` with a rule's transform applied (lazy arrays are read by any transform)."""
+    """``value`` with a rule's transform applied. A transpose of a memory-mapped tensor stays
+    lazy (:class:`Transposed`); other lazy arrays are read by any transform."""
     if transform is None:
         return value
-    if transform == "transpose":
-        return np.ascontiguousarray(np.asarray(value).T)
-    if isinstance(transform, tuple):
-        return np.ascontiguousarray(np.transpose(np.asarray(value), transform))
+    if transform == "transpose" or isinstance(transform, tuple):
+        ndim = len(value.shape) if hasattr(value, "shape") else np.ndim(value)
+        axes: tuple[int, ...] = (
+            tuple(range(ndim))[::-1] if isinstance(transform, str) else tuple(transform)
+        )
+        if sorted(axes) != list(range(ndim)):
+            raise ConfigError(
+                f"assign_weights: {what}: axes {list(axes)} do not permute a {ndim}-D tensor"
+            )
+        if _mapped(value):
+            return Transposed(value, axes)
+        return np.ascontiguousarray(np.transpose(np.asarray(value), axes))
     if callable(transform):
         return transform(value)
     raise ConfigError(

@@ -26,6 +26,7 @@ from purekeras_io.importers import (
     save_safetensors,
 )
 from purekeras_io.importers.flax import flax_modules
+from purekeras_io.importers.mapping import Transposed
 from purekeras_io.importers.safetensors import (
     DTYPES,
     SafetensorsTensor,
@@ -349,6 +350,34 @@ def test_two_sources_for_one_weight_and_bad_rules() -> None:
         assign_weights(pk.Sequential([L.Dense(2)]), src)
 
 
+def test_transpose_of_a_mapped_tensor_stays_lazy(tmp_path: Path) -> None:
+    """A torch state dict in safetensors: Linear weights (out, in) transposed without reading,
+    the model saved from the lazy views, loaded back with the same predictions."""
+    src = {k: v for k, v in torch_like().items() if k.startswith("net.") and "num" not in k}
+    save_safetensors(src, tmp_path / "torch.safetensors")
+    model = mlp()
+    report = assign_weights(model, load_safetensors(tmp_path / "torch.safetensors"), [
+        (r"net\.0\.(weight|bias)", r"fc1/\1"), (r"net\.2\.(weight|bias)", r"fc2/\1")])
+    assert report.unused == ("net.0.weight", "net.2.weight")  # no "weight": ours is "kernel"
+    report = assign_weights(model, load_safetensors(tmp_path / "torch.safetensors"), [
+        (r"net\.0\.weight", "fc1/kernel", "transpose"), (r"net\.2\.weight", "fc2/kernel", (1, 0)),
+        (r"net\.0\.bias", "fc1/bias"), (r"net\.2\.bias", "fc2/bias")], strict=True)
+    assert report.ok
+    assert all(v.lazy for v in model.weights)
+    kernel = model.get_layer("fc1").weights[0].array_like()
+    assert isinstance(kernel, Transposed) and kernel.shape == (4, 3)
+    np.testing.assert_array_equal(kernel[1:3], src["net.0.weight"].T[1:3])
+    x = RNG.normal(size=(2, 4)).astype(np.float32)
+    expected = (x @ src["net.0.weight"].T + src["net.0.bias"]) @ src["net.2.weight"].T \
+        + src["net.2.bias"]
+    model.save(str(tmp_path / "m.keras"))  # streamed from the lazy transposes
+    np.testing.assert_allclose(pk.load_model(str(tmp_path / "m.keras")).predict(x), expected,
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.predict(x), expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ConfigError, match=r"axes \[0, 0\] do not permute a 2-D tensor"):
+        assign_weights(model, src, [(r"net\.0\.weight", "fc1/kernel", (0, 0))])
+
+
 def test_layer_alias_targets_nested_weights() -> None:
     model = pk.Sequential([L.Input((5, 2)), L.LSTM(3, name="rnn")])
     src = {"k": np.ones((2, 12), np.float32), "r": np.ones((3, 12), np.float32),
@@ -392,6 +421,33 @@ def test_flax_lstm_gates_and_flat_names() -> None:
     sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
     c = sig(gate("ii", "hi")) * np.tanh(gate("ig", "hg"))
     h = sig(gate("io", "ho")) * np.tanh(c)
+    np.testing.assert_allclose(model.predict(x), h, rtol=1e-5, atol=1e-6)
+
+
+def test_flax_gru_gates() -> None:
+    """flax GRUCell (biases on ir/iz/in and hn) is Keras' GRU with reset_after=True."""
+    r = np.random.default_rng(6)
+    u, d = 3, 2
+
+    def dense(n_in: int, bias: bool) -> dict[str, np.ndarray]:
+        out = {"kernel": r.normal(size=(n_in, u)).astype(np.float32)}
+        return out | ({"bias": r.normal(size=(u,)).astype(np.float32)} if bias else {})
+
+    cell = {"ir": dense(d, True), "iz": dense(d, True), "in": dense(d, True),
+            "hr": dense(u, False), "hz": dense(u, False), "hn": dense(u, True)}
+    model = pk.Sequential([L.Input((4, d)), L.GRU(u)])
+    assert assign_flax_params(model, {"params": {"RNN_0": {"GRUCell_0": cell}}}, strict=True).ok
+    x = r.normal(size=(2, 4, d)).astype(np.float32)
+    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    h = np.zeros((2, u), np.float32)
+    for t in range(4):
+        def lin(g: str, v: np.ndarray) -> np.ndarray:
+            return v @ cell[g]["kernel"] + cell[g].get("bias", 0)
+
+        reset = sig(lin("ir", x[:, t]) + lin("hr", h))
+        z = sig(lin("iz", x[:, t]) + lin("hz", h))
+        n = np.tanh(lin("in", x[:, t]) + reset * lin("hn", h))
+        h = (1 - z) * n + z * h
     np.testing.assert_allclose(model.predict(x), h, rtol=1e-5, atol=1e-6)
 
 
