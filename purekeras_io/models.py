@@ -101,8 +101,8 @@ def _refuse_parallel(kwargs: dict[str, Any], what: str, path: Any) -> None:
     if given:
         raise UnsupportedFeatureError(
             f"saving {path!r}: {'/'.join(f'{k}=' for k in given)} (parallel writes) applies to "
-            f"SavedModel folders and TF checkpoints only, not to {what}; a {what} is written by "
-            "one process (streaming lazy weights)"
+            f"SavedModel folders, TF checkpoints and Keras sharded weights only, not to {what}; "
+            f"a {what} is written by one process (streaming lazy weights)"
         )
 
 
@@ -204,7 +204,6 @@ def save_weights(
                 f"max_shard_size (GB); received filepath={path!r}, "
                 f"max_shard_size={max_shard_size!r}"
             )
-        _refuse_parallel(kwargs, "Keras sharded weights file", path)
         sharded = importlib.import_module("purekeras_io.keras_v3.sharded")
         json_path = sharded.json_path_for(path)
         confirm_overwrite(json_path, overwrite)

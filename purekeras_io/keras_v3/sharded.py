@@ -266,10 +266,14 @@ def save_sharded(
     *,
     fsync: bool = False,
     target: str = "keras3",
+    workers: int | None = None,
+    client: Any = None,
     **ignored: Any,
 ) -> list[str]:
     """Write ``model``'s weights as Keras 3 sharded weights; returns the paths written (shards,
-    then the JSON). Only the Keras 3 layout exists (tf_keras has no sharded weights)."""
+    then the JSON). Only the Keras 3 layout exists (tf_keras has no sharded weights).
+    ``workers=N`` (local processes) or ``client=`` (Dask): each shard file is written by a
+    worker (``purekeras_io.parallel.files``); the driver lays them out and writes the JSON."""
     if target != "keras3":
         raise ConfigError(
             f"sharded weights are a Keras 3 format; target must be 'keras3', received {target!r}"
@@ -285,15 +289,25 @@ def save_sharded(
     recover(json_path)
     old = _old_shards(json_path)
     moves: list[tuple[str, str]] = []
+    parallel = workers is not None or client is not None
     try:
+        jobs = []
         for groups, target_path in zip(plan.shards, targets):
             parts, _ = build_h5_image(groups)  # metadata only; the arrays stay where they are
             tmp = temp_sibling(target_path)
             moves.append((tmp, target_path))
+            if parallel:
+                jobs.append((tmp, parts))
+                continue
             with open(tmp, "xb", buffering=0) as fh:
                 write_parts(fh, parts)
                 if fsync:
                     fsync_file(fh)
+        if jobs:
+            from ..parallel.files import write_files
+
+            write_files(jobs, workers=workers, client=client, fsync=fsync,
+                        where=f"saving {json_path}")
         tmp = temp_sibling(json_path)
         moves.append((tmp, json_path))
         with open(tmp, "x", encoding="utf-8", newline="") as text:

@@ -104,8 +104,32 @@ def test_models_save_with_workers(tmp_path: Path) -> None:
     for bad in (0, -1, "2", True, 1.5):
         with pytest.raises(ConfigError, match="workers="):
             model.save_weights(str(tmp_path / "bad" / "m"), workers=bad)
-    for target in ("m.h5", "m.keras", "m.weights.h5"):
+    for target in ("m.h5", "m.keras", "m.weights.h5"):  # single files
         with pytest.raises(UnsupportedFeatureError, match="parallel writes"):
             (model.save_weights if "weights" in target else model.save)(
                 str(tmp_path / target), workers=2)
     assert not (tmp_path / "bad").exists() or not os.listdir(tmp_path / "bad")
+
+
+def test_keras_sharded_weights_written_by_workers(tmp_path: Path) -> None:
+    """Each ``.weights.h5`` shard is written by a worker; the files equal a one-process save."""
+    def model(kernel: Any) -> Any:
+        m = pk.Sequential([pk.layers.Dense(64, input_shape=(1000,), name="d"),
+                           pk.layers.Dense(64, name="e")], name="m")
+        m.layers[0].kernel.assign(kernel)
+        m.layers[1].kernel.assign(BIG[:64])
+        return m
+
+    lazy = model(da.from_array(BIG, chunks=(100, 64)))
+    (tmp_path / "one").mkdir()
+    (tmp_path / "pool").mkdir()
+    model(BIG).save_weights(str(tmp_path / "one" / "w.weights.json"), max_shard_size=0.00025)
+    lazy.save_weights(str(tmp_path / "pool" / "w.weights.json"), max_shard_size=0.00025,
+                      workers=2)
+    names = sorted(os.listdir(tmp_path / "one"))
+    assert len(names) >= 3 and names == sorted(os.listdir(tmp_path / "pool"))
+    for name in names:
+        assert filecmp.cmp(tmp_path / "one" / name, tmp_path / "pool" / name, shallow=False)
+    back = model(np.zeros_like(BIG))
+    back.load_weights(str(tmp_path / "pool" / "w.weights.json"))
+    assert np.array_equal(np.asarray(back.layers[0].kernel.value), BIG)
