@@ -71,8 +71,14 @@ class Layout:
     pieces: list[Piece]
     shard_sizes: list[int]
 
-    def pieces_of(self, index: int) -> list[Piece]:
-        return [p for p in self.pieces if p.index == index]
+    def by_tensor(self) -> list[list[Piece]]:
+        """The pieces of each tensor, in the order the tensors were added."""
+        out: list[list[Piece]] = []
+        for piece in self.pieces:  # pieces come in tensor order
+            while len(out) <= piece.index:
+                out.append([])
+            out[piece.index].append(piece)
+        return out
 
 
 def row_blocks_for(shape: tuple[int, ...], nbytes: int, chunks: Sequence[int] | None,

@@ -232,23 +232,26 @@ class ParallelBundleWriter:
 
     def _write_in_driver(self, layout: Layout, paths: list[str],
                          crcs: dict[int, list[int]]) -> None:
+        """The in-memory tensors (strings as their stored bytes), one pass per shard file."""
+        per_shard: dict[int, list[tuple[Piece, Block]]] = {}
         for piece in layout.pieces:
             tensor = self._tensors[piece.index]
             if tensor.lazy:
                 continue
-            if tensor.blob is not None:
-                with open(paths[piece.shard], "rb+") as fh:
-                    fh.seek(piece.offset)
-                    fh.write(tensor.blob)
-                crcs[id(piece)] = [tensor.blob_crc]
-            else:
-                crcs[id(piece)] = write_blocks(paths[piece.shard], [(piece.offset, tensor.value,
-                                                                    0, piece.rows[1])])
+            source = (np.frombuffer(tensor.blob, dtype=np.uint8) if tensor.blob is not None
+                      else tensor.value)
+            rows = len(tensor.blob) if tensor.blob is not None else piece.rows[1]
+            per_shard.setdefault(piece.shard, []).append((piece, (piece.offset, source, 0, rows)))
+        for shard, items in per_shard.items():
+            results = write_blocks(paths[shard], [block for _, block in items])
+            for (piece, _), crc in zip(items, results, strict=True):
+                blob_crc = self._tensors[piece.index].blob_crc
+                crcs[id(piece)] = [blob_crc if self._tensors[piece.index].blob is not None
+                                   else crc]
 
     def _entries(self, layout: Layout, crcs: dict[int, list[int]]) -> dict[bytes, bytes]:
         entries: dict[bytes, bytes] = {}
-        for index, tensor in enumerate(self._tensors):
-            pieces = layout.pieces_of(index)
+        for tensor, pieces in zip(self._tensors, layout.by_tensor(), strict=True):
             protos = []
             for piece in pieces:
                 crc = _combine(crcs[id(piece)], piece, tensor)
