@@ -43,12 +43,45 @@ def _rows(source: Any, start: int, stop: int) -> Iterator[np.ndarray]:
         yield from iter_row_blocks(source, CHUNK_BYTES)
         return
     if hasattr(source, "__dask_graph__"):
-        with _dask_sync():
-            part = source[start:stop].compute()  # one chunk: the unit Dask already made
-        yield np.ascontiguousarray(part, dtype=np.dtype(source.dtype))
+        yield from _dask_rows(source[start:stop], np.dtype(source.dtype))
         return
     window = source[start:stop] if (start, stop) != (0, shape[0]) else source
     yield from iter_row_blocks(window, CHUNK_BYTES, dtype=np.dtype(source.dtype))
+
+
+def _dask_rows(part: Any, dtype: np.dtype) -> Iterator[np.ndarray]:
+    """The row chunks of the Dask array ``part``, in order, one at a time.
+
+    ``compute()`` would concatenate the chunks into a new array (a second copy of the block);
+    when the chunks split only the first axis each one is computed by its key and yielded as is.
+    """
+    if any(n != 1 for n in part.numblocks[1:]):
+        with _dask_sync():
+            yield np.ascontiguousarray(part.compute(), dtype=dtype)
+        return
+    from dask.local import get_sync  # only for Dask sources
+
+    graph = dict(part.__dask_graph__())
+    keys = part.__dask_keys__()
+    for index in range(part.numblocks[0]):
+        key = keys[index]
+        while isinstance(key, list):  # the key of chunk (index, 0, ..., 0)
+            key = key[0]
+        chunk = get_sync(graph, key)
+        yield np.ascontiguousarray(chunk, dtype=dtype)
+        del chunk
+
+
+def _write_slab(fd: int, slab: np.ndarray, crc: int, position: int) -> tuple[int, int]:
+    """Write ``slab`` at ``position`` of ``fd``; the extended CRC and the next position."""
+    for chunk in little_endian_chunks(slab, CHUNK_BYTES):
+        view = chunk.data
+        crc = crc32c.extend(crc, view)
+        while view:
+            written = os.pwrite(fd, view, position)
+            position += written
+            view = view[written:]
+    return crc, position
 
 
 def write_blocks(path: str, blocks: Sequence[Block], fsync: bool = False) -> list[int]:
@@ -60,13 +93,8 @@ def write_blocks(path: str, blocks: Sequence[Block], fsync: bool = False) -> lis
             crc = 0
             position = offset
             for slab in _rows(source, start, stop):
-                for chunk in little_endian_chunks(slab, CHUNK_BYTES):
-                    view = chunk.data
-                    crc = crc32c.extend(crc, view)
-                    while view:
-                        written = os.pwrite(fd, view, position)
-                        position += written
-                        view = view[written:]
+                crc, position = _write_slab(fd, slab, crc, position)
+                del slab  # before the next slab is computed: one in memory at a time
             crcs.append(crc)
         if fsync:
             os.fsync(fd)
