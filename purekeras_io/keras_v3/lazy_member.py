@@ -23,14 +23,19 @@ nothing of the file stays mapped. No data is cached: a variable keeps what ``np.
 (:attr:`~purekeras_io.model.variable.Variable.value`), writers stream row slabs
 (:func:`purekeras_io.lazy.iter_row_blocks`) and hold one slab at a time.
 
-A ``.keras`` member's CRC-32 covers the whole member: it is checked at load (streamed, 16 MiB at a
-time) unless ``verify_crc=False`` is given, in which case no data byte is read at load at all.
+A ``.keras`` member's CRC-32 covers the whole member, so no one tensor can be checked alone. A lazy
+load reads no data byte: the check waits (:meth:`FileSource.check_on_first_read`) until the first
+tensor is read, then streams the whole member once (16 MiB at a time) before that tensor is
+served; a mismatch is a :class:`~purekeras_io.errors.FormatError` then, and on every later read.
+A process that unpickles a tensor (a Dask worker) inherits a check the loader has not run yet.
+``verify_crc=True`` checks at load, ``verify_crc=False`` never.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import zlib
 from typing import Any
 
 import numpy as np
@@ -82,6 +87,40 @@ class FileSource:
         self.identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
         self.size = int(st.st_size)
         self._lock = threading.Lock()
+        self._check_lock = threading.Lock()
+        self.pending: tuple[int, int, int, str] | None = None
+        self._failed: str | None = None
+        self.views = 0  # LazyDatasets made on this source
+
+    def check_on_first_read(self, start: int, size: int, crc: int, what: str) -> None:
+        """Before the first read, check that bytes ``start..start+size`` have CRC-32 ``crc``."""
+        self.pending = (int(start), int(size), int(crc), what)
+
+    def run_check(self) -> None:
+        """Run the pending check now (a no-op once it passed; a FormatError again if it failed)."""
+        with self._check_lock:
+            if self._failed is not None:
+                raise FormatError(self._failed)
+            if self.pending is None:
+                return
+            start, size, expected, what = self.pending
+            buf = bytearray(min(_CHECK_CHUNK, max(size, 1)))
+            view = memoryview(buf)
+            crc, done = 0, 0
+            while done < size:
+                n = self._pread_into(view[: min(len(buf), size - done)], start + done)
+                if not n:
+                    self._failed = f"{self.path}: {what} is truncated (the file changed?)"
+                    raise FormatError(self._failed)
+                crc = zlib.crc32(view[:n], crc)
+                done += n
+            if crc != expected:
+                self._failed = (
+                    f"{self.path}: {what} CRC-32 is {crc:08x}, the zip directory says "
+                    f"{expected:08x}"
+                )
+                raise FormatError(self._failed)
+            self.pending = None
 
     def same_file(self, fh: Any) -> bool:
         """Whether the open file object ``fh`` is this very file (device and inode)."""
@@ -93,6 +132,8 @@ class FileSource:
 
     def read_into(self, view: memoryview, offset: int, what: str) -> None:
         """Fill ``view`` with the bytes at ``offset`` (a short file is a FormatError)."""
+        if self.pending is not None or self._failed is not None:
+            self.run_check()
         done = 0
         while done < len(view):
             try:
@@ -126,10 +167,13 @@ class FileSource:
             pass
 
 
+_CHECK_CHUNK = 16 << 20
 _REOPENED: dict[tuple[int, str, tuple[int, ...]], FileSource] = {}
 
 
-def _reopen(path: str, identity: tuple[int, ...]) -> FileSource:
+def _reopen(
+    path: str, identity: tuple[int, ...], pending: tuple[int, int, int, str] | None = None
+) -> FileSource:
     key = (os.getpid(), path, identity)
     source = _REOPENED.get(key)
     if source is None:
@@ -141,6 +185,8 @@ def _reopen(path: str, identity: tuple[int, ...]) -> FileSource:
                 f"{source.identity} != {identity}); load it again"
             )
         _REOPENED[key] = source
+        if pending is not None:
+            source.check_on_first_read(*pending)
     return source
 
 
@@ -156,6 +202,7 @@ class LazyDataset:
         self.dtype = np.dtype(dtype)
         self.what = what or f"tensor at offset {offset}"
         self.reads = 0
+        source.views += 1
         end = self.offset + self.nbytes
         if self.offset < 0 or end > source.size:
             raise FormatError(
@@ -238,7 +285,7 @@ class LazyDataset:
         return (
             _rebuild,
             (self.source.path, self.source.identity, self.offset, self.shape, self.dtype,
-             self.what),
+             self.what, self.source.pending),
         )
 
 
@@ -249,5 +296,6 @@ def _rebuild(
     shape: tuple[int, ...],
     dtype: Any,
     what: str,
+    pending: tuple[int, int, int, str] | None = None,
 ) -> LazyDataset:
-    return LazyDataset(_reopen(path, identity), offset, shape, dtype, what)
+    return LazyDataset(_reopen(path, identity, pending), offset, shape, dtype, what)

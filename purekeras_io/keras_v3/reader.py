@@ -559,13 +559,15 @@ def load(filepath: Any, **ignored: Any) -> Model:
 
 
 def _load(
-    filepath: Any, lazy: bool = True, verify_crc: bool = True, **ignored: Any
+    filepath: Any, lazy: bool = True, verify_crc: bool | None = None, **ignored: Any
 ) -> Model:
     """A model (architecture, weights, compile settings, optimizer state) from a ``.keras`` file.
 
     ``lazy`` (default, for a path whose weights member is STORED): variables hold
-    :class:`~.lazy_member.LazyDataset` views of the archive, read on first use; the member's
-    CRC-32 is still checked at load (streamed) unless ``verify_crc=False``."""
+    :class:`~.lazy_member.LazyDataset` views of the archive, read on first use, and no weight
+    byte is read at load. The member's CRC-32 (``verify_crc=None``, the default) is checked when
+    the first weight is read (a lazy load) or now (an eager one); ``True`` checks now, ``False``
+    never."""
     where = str(filepath)
     if not hasattr(filepath, "read") and os.path.isdir(os.fspath(filepath)):
         return _load_dir(os.fspath(filepath), lazy)
@@ -573,13 +575,21 @@ def _load(
         _check_members(zf, where)
         config = _read_json(zf, CONFIG_MEMBER, where)
         model, dialect = _model_from(config, where)
-        with _weights_file(zf, fh, size, where, verify_crc) as wf:
-            limit = max(_MAX_EXPANSION * zf.getinfo(WEIGHTS_MEMBER).file_size, 1 << 20)
-            source = _source(filepath, fh) if lazy and isinstance(wf, _Window) else None
+        info = zf.getinfo(WEIGHTS_MEMBER)
+        stored = info.compress_type == zipfile.ZIP_STORED
+        source = _source(filepath, fh) if lazy and stored else None
+        defer = verify_crc is None and source is not None
+        check_now = verify_crc is True or (verify_crc is None and not defer)
+        with _weights_file(zf, fh, size, where, check_now) as wf:
+            limit = max(_MAX_EXPANSION * info.file_size, 1 << 20)
+            if defer and source is not None and isinstance(wf, _Window):
+                source.check_on_first_read(wf.start, info.file_size, info.CRC, WEIGHTS_MEMBER)
             with open_h5(wf, f"{where}: {WEIGHTS_MEMBER}") as (f, window):
                 read_weights_tree(
                     model, f, limit, f"{where}: {WEIGHTS_MEMBER}", dialect, window, source
                 )
+        if defer and source is not None and not source.views:
+            source.run_check()  # every tensor was read now: check now, as an eager load does
     return model
 
 

@@ -104,3 +104,59 @@ def test_out_of_file_offsets_are_refused(tmp_path: Path) -> None:
     d = LazyDataset(src, 84, (4,), np.float32)
     assert d[1:3].shape == (2,) and d[-1] == 0
     src.close()
+
+
+def _corrupt_first_tensor(tmp_path: Path) -> tuple[Path, Any]:
+    m = _model()
+    path = tmp_path / "m.keras"
+    m.save(path)
+    offset = _lazies(pk.models.load_model(path))[0].offset
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+    return path, m
+
+
+def test_crc_is_checked_on_first_read_not_at_load(tmp_path: Path) -> None:
+    path, m = _corrupt_first_tensor(tmp_path)
+    back = pk.models.load_model(path)  # no weight byte read: the damage is not seen yet
+    lazies = _lazies(back)
+    assert len(lazies) == len(m.weights) and all(d.reads == 0 for d in lazies)
+    for _ in range(2):  # the failure is remembered
+        with pytest.raises(FormatError, match="CRC-32"):
+            back.get_weights()
+    with pytest.raises(FormatError, match="CRC"):
+        pk.models.load_model(path, verify_crc=True)
+    unchecked = pk.models.load_model(path, verify_crc=False).get_weights()
+    assert not np.array_equal(unchecked[0], m.get_weights()[0])
+
+
+def test_pending_crc_check_travels_with_a_pickled_tensor(tmp_path: Path) -> None:
+    import pickle
+    import subprocess
+    import sys
+
+    path, _ = _corrupt_first_tensor(tmp_path)
+    blob = tmp_path / "t.pkl"
+    blob.write_bytes(pickle.dumps(_lazies(pk.models.load_model(path))[-1]))  # an intact tensor
+    code = (
+        "import pickle,sys,numpy as np\n"
+        "from purekeras_io.errors import FormatError\n"
+        "t = pickle.loads(open(sys.argv[1], 'rb').read())\n"
+        "try:\n    np.asarray(t)\nexcept FormatError as e:\n    print('refused', e)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(blob)], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.startswith("refused") and "CRC-32" in out
+
+
+def test_intact_file_checks_once(tmp_path: Path) -> None:
+    m = _model()
+    m.save(tmp_path / "m.keras")
+    back = pk.models.load_model(tmp_path / "m.keras")
+    source = _lazies(back)[0].source
+    assert source.pending is not None
+    for a, b in zip(back.get_weights(), m.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert source.pending is None

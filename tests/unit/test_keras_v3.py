@@ -502,7 +502,11 @@ def test_crc_mismatch(good: Path) -> None:
     bad = good.with_name("crc.keras")
     bad.write_bytes(bytes(data))
     with pytest.raises(FormatError, match="CRC-32"):
-        keras_v3.load(bad)
+        keras_v3.load(bad, verify_crc=True)
+    with pytest.raises(FormatError, match="CRC-32"):  # a lazy load checks on the first read
+        keras_v3.load(bad).get_weights()
+    with pytest.raises(FormatError, match="CRC-32"):
+        keras_v3.load(bad, lazy=False)
 
 
 def test_member_past_end(good: Path) -> None:
