@@ -98,9 +98,14 @@ def linear_weights(weight: Any, bias: Any = None) -> list[np.ndarray]:
 
 def conv_weights(weight: Any, bias: Any = None) -> list[np.ndarray]:
     """``nn.ConvNd`` (any ``groups``): ``(out, in/g, *k)`` → ``[kernel (*k, in/g, out), bias]``."""
+    return _spatial_first(weight, bias, "Conv weight must be (out, in/groups, *kernel)")
+
+
+def _spatial_first(weight: Any, bias: Any, expected: str) -> list[np.ndarray]:
+    """``(a, b, *k)`` → ``[(*k, b, a), bias]``: the kernel's two channel axes go last, swapped."""
     w = to_numpy(weight)
     if w.ndim < 3:
-        raise ConfigError(f"Conv weight must be (out, in/groups, *kernel), received {w.shape}")
+        raise ConfigError(f"{expected}, received {w.shape}")
     rank = w.ndim - 2
     out = [np.ascontiguousarray(np.transpose(w, (*range(2, 2 + rank), 1, 0)))]
     if bias is not None:
@@ -128,14 +133,7 @@ def depthwise_conv_weights(weight: Any, bias: Any = None, *, in_channels: int) -
 
 def conv_transpose_weights(weight: Any, bias: Any = None) -> list[np.ndarray]:
     """``nn.ConvTransposeNd`` (groups 1): ``(in, out, *k)`` → ``[kernel (*k, out, in), bias]``."""
-    w = to_numpy(weight)
-    if w.ndim < 3:
-        raise ConfigError(f"ConvTranspose weight must be (in, out, *kernel), received {w.shape}")
-    rank = w.ndim - 2
-    out = [np.ascontiguousarray(np.transpose(w, (*range(2, 2 + rank), 1, 0)))]
-    if bias is not None:
-        out.append(to_numpy(bias))
-    return out
+    return _spatial_first(weight, bias, "ConvTranspose weight must be (in, out, *kernel)")
 
 
 # ============================================================================ normalization

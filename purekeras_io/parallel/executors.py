@@ -27,7 +27,38 @@ class Executor:
     num_shards: int
 
     def run(self, tasks: Sequence[Task]) -> list[Any]:
+        """Every task's result, in order; at most ``2 * workers`` tasks in flight at once (a
+        task's arguments are small, but its result stays in the driver until collected)."""
+        results: list[Any] = [None] * len(tasks)
+        pending: dict[Any, int] = {}
+        try:
+            for i, (shard, fn, args) in enumerate(tasks):
+                while len(pending) >= self._window:
+                    self._collect(pending, results, first=True)
+                pending[self._submit(shard, fn, args)] = i
+            while pending:
+                self._collect(pending, results, first=False)
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+        return results
+
+    _window = 2
+
+    def _submit(self, shard: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         raise NotImplementedError
+
+    def _done(self, pending: list[Any], first: bool) -> Any:
+        raise NotImplementedError
+
+    def _collect(self, pending: dict[Any, int], results: list[Any], first: bool) -> None:
+        for future in self._done(list(pending), first):
+            results[pending.pop(future)] = future.result()
+            self._release(future)
+
+    def _release(self, future: Any) -> None:
+        """Drop what the engine keeps of a collected future."""
 
     def close(self) -> None:
         """Release what this executor started (nothing for a client the user passed)."""
@@ -36,33 +67,17 @@ class Executor:
 class _LocalPool(Executor):
     def __init__(self, workers: int) -> None:
         self.num_shards = workers
+        self._window = 2 * workers
         # spawn: a fresh interpreter per worker, safe whatever threads the driver runs
         self._pool = cf.ProcessPoolExecutor(
             max_workers=workers, mp_context=multiprocessing.get_context("spawn")
         )
 
-    def run(self, tasks: Sequence[Task]) -> list[Any]:
-        results: list[Any] = [None] * len(tasks)
-        pending: dict[cf.Future[Any], int] = {}
-        window = 2 * self.num_shards
-        try:
-            for i, (_, fn, args) in enumerate(tasks):
-                while len(pending) >= window:
-                    self._collect(pending, results, cf.FIRST_COMPLETED)
-                pending[self._pool.submit(fn, *args)] = i
-            while pending:
-                self._collect(pending, results, cf.ALL_COMPLETED)
-        except BaseException:
-            for future in pending:
-                future.cancel()
-            raise
-        return results
+    def _submit(self, shard: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        return self._pool.submit(fn, *args)
 
-    @staticmethod
-    def _collect(pending: dict[cf.Future[Any], int], results: list[Any], when: str) -> None:
-        done, _ = cf.wait(pending, return_when=when)
-        for future in done:
-            results[pending.pop(future)] = future.result()
+    def _done(self, pending: list[Any], first: bool) -> Any:
+        return cf.wait(pending, return_when=cf.FIRST_COMPLETED if first else cf.ALL_COMPLETED)[0]
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -75,37 +90,22 @@ class _Dask(Executor):
         if not addresses:
             raise ConfigError("parallel save: the Dask client has no workers")
         self._addresses = addresses
+        self._window = 2 * len(addresses)
         self.num_shards = num_shards or len(addresses)
 
-    def run(self, tasks: Sequence[Task]) -> list[Any]:
+    def _submit(self, shard: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        address = self._addresses[shard % len(self._addresses)]
+        return self._client.submit(
+            fn, *args, workers=[address], allow_other_workers=False, pure=False
+        )
+
+    def _done(self, pending: list[Any], first: bool) -> Any:
         from distributed import wait
 
-        results: list[Any] = [None] * len(tasks)
-        pending: dict[Any, int] = {}
-        window = 2 * len(self._addresses)
-        try:
-            for i, (shard, fn, args) in enumerate(tasks):
-                while len(pending) >= window:
-                    self._collect(wait, pending, results, "FIRST_COMPLETED")
-                address = self._addresses[shard % len(self._addresses)]
-                future = self._client.submit(
-                    fn, *args, workers=[address], allow_other_workers=False, pure=False
-                )
-                pending[future] = i
-            while pending:
-                self._collect(wait, pending, results, "ALL_COMPLETED")
-        except BaseException:
-            for future in pending:
-                future.cancel()
-            raise
-        return results
+        return wait(pending, return_when="FIRST_COMPLETED" if first else "ALL_COMPLETED").done
 
-    @staticmethod
-    def _collect(wait: Any, pending: dict[Any, int], results: list[Any], when: str) -> None:
-        done = wait(list(pending), return_when=when).done
-        for future in done:
-            results[pending.pop(future)] = future.result()
-            future.release()
+    def _release(self, future: Any) -> None:
+        future.release()
 
 
 def check_workers(workers: Any, client: Any, where: str) -> None:
