@@ -23,11 +23,12 @@ nothing of the file stays mapped. No data is cached: a variable keeps what ``np.
 (:attr:`~purekeras_io.model.variable.Variable.value`), writers stream row slabs
 (:func:`purekeras_io.lazy.iter_row_blocks`) and hold one slab at a time.
 
-A ``.keras`` member's CRC-32 covers the whole member, so no one tensor can be checked alone. A lazy
-load reads no data byte: the check waits (:meth:`FileSource.check_on_first_read`) until the first
-tensor is read, then streams the whole member once (16 MiB at a time) before that tensor is
-served; a mismatch is a :class:`~purekeras_io.errors.FormatError` then, and on every later read.
-A process that unpickles a tensor (a Dask worker) inherits a check the loader has not run yet.
+A ``.keras`` member's CRC-32 covers the whole member, so no one tensor can be checked alone. A
+lazy load of a member above :data:`.reader.CHECK_AT_LOAD_BYTES` reads no data byte: the check
+waits (:meth:`FileSource.check_on_first_read`) until the first tensor is read, then streams the
+whole member once (16 MiB at a time) before that tensor is served; a mismatch is a
+:class:`~purekeras_io.errors.FormatError` then, and on every later read. A process that
+unpickles a tensor (a Dask worker) inherits a check the loader has not run yet.
 ``verify_crc=True`` checks at load, ``verify_crc=False`` never.
 """
 

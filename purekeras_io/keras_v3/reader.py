@@ -47,6 +47,7 @@ from .optimizer_state import restore_optimizer
 from .zipstream import crc32
 
 __all__ = [
+    "CHECK_AT_LOAD_BYTES",
     "assign_tree",
     "load",
     "load_weights",
@@ -227,12 +228,22 @@ def _weights_file(
 # ---------------------------------------------------------------- HDF5 tree
 
 
+# A weights member up to this size has its CRC-32 checked at load even when the load is lazy:
+# it costs little, and HDF5 metadata of a damaged file never reaches h5py (whose library can
+# loop on some damage). A larger member is checked on the first tensor read.
+CHECK_AT_LOAD_BYTES = 64 << 20
+
+# what h5py raises on a damaged file (RuntimeError: the HDF5 library's own checks, e.g. a bad
+# object header signature)
+_H5_ERRORS = (KeyError, OSError, ValueError, TypeError, RuntimeError)
+
+
 def _hard_child(parent: Any, name: str, where: str) -> Any:
     """``parent[name]`` if it is a hard link; None if absent; FormatError for other links."""
     here = f"{where}: {parent.name.rstrip('/')}/{name}"
     try:
         link = parent.get(name, getlink=True)
-    except (KeyError, OSError, ValueError) as exc:
+    except _H5_ERRORS as exc:
         raise FormatError(f"{here} cannot be opened ({exc})") from None
     if link is None:
         return None
@@ -240,7 +251,7 @@ def _hard_child(parent: Any, name: str, where: str) -> Any:
         raise FormatError(f"{here} is a {type(link).__name__}; only hard links are read")
     try:
         return parent[name]
-    except (KeyError, OSError, ValueError) as exc:
+    except _H5_ERRORS as exc:
         raise FormatError(f"{here} cannot be opened ({exc})") from None
 
 
@@ -324,7 +335,11 @@ def vars_datasets(
     if group is None:
         return None
     out: dict[str, Any] = {}
-    for key in sorted(group.keys()):
+    try:
+        keys = sorted(group.keys())
+    except _H5_ERRORS as exc:
+        raise FormatError(f"{where}: {vars_path} cannot be listed ({exc})") from None
+    for key in keys:
         ds = _hard_child(group, key, where)
         if ds is None:
             raise FormatError(f"{where}: {vars_path}/{key} is listed but cannot be opened")
@@ -564,10 +579,11 @@ def _load(
     """A model (architecture, weights, compile settings, optimizer state) from a ``.keras`` file.
 
     ``lazy`` (default, for a path whose weights member is STORED): variables hold
-    :class:`~.lazy_member.LazyDataset` views of the archive, read on first use, and no weight
-    byte is read at load. The member's CRC-32 (``verify_crc=None``, the default) is checked when
-    the first weight is read (a lazy load) or now (an eager one); ``True`` checks now, ``False``
-    never."""
+    :class:`~.lazy_member.LazyDataset` views of the archive, read on first use. The member's
+    CRC-32 (``verify_crc=None``, the default) is checked now when the member is at most
+    :data:`CHECK_AT_LOAD_BYTES` or the load is eager; a larger member of a lazy load is checked
+    when its first tensor is read, so that no weight byte is read at load. ``True`` checks now,
+    ``False`` never."""
     where = str(filepath)
     if not hasattr(filepath, "read") and os.path.isdir(os.fspath(filepath)):
         return _load_dir(os.fspath(filepath), lazy)
@@ -578,7 +594,7 @@ def _load(
         info = zf.getinfo(WEIGHTS_MEMBER)
         stored = info.compress_type == zipfile.ZIP_STORED
         source = _source(filepath, fh) if lazy and stored else None
-        defer = verify_crc is None and source is not None
+        defer = verify_crc is None and source is not None and info.file_size > CHECK_AT_LOAD_BYTES
         check_now = verify_crc is True or (verify_crc is None and not defer)
         with _weights_file(zf, fh, size, where, check_now) as wf:
             limit = max(_MAX_EXPANSION * info.file_size, 1 << 20)

@@ -117,6 +117,21 @@ def _corrupt_first_tensor(tmp_path: Path) -> tuple[Path, Any]:
     return path, m
 
 
+@pytest.fixture
+def defer_all(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every member counts as large: its CRC check waits for the first tensor read."""
+    from purekeras_io.keras_v3 import reader
+
+    monkeypatch.setattr(reader, "CHECK_AT_LOAD_BYTES", 0)
+
+
+def test_small_member_is_checked_at_load(tmp_path: Path) -> None:
+    path, _ = _corrupt_first_tensor(tmp_path)
+    with pytest.raises(FormatError, match="CRC-32"):
+        pk.models.load_model(path)
+
+
+@pytest.mark.usefixtures("defer_all")
 def test_crc_is_checked_on_first_read_not_at_load(tmp_path: Path) -> None:
     path, m = _corrupt_first_tensor(tmp_path)
     back = pk.models.load_model(path)  # no weight byte read: the damage is not seen yet
@@ -131,6 +146,7 @@ def test_crc_is_checked_on_first_read_not_at_load(tmp_path: Path) -> None:
     assert not np.array_equal(unchecked[0], m.get_weights()[0])
 
 
+@pytest.mark.usefixtures("defer_all")
 def test_pending_crc_check_travels_with_a_pickled_tensor(tmp_path: Path) -> None:
     import pickle
     import subprocess
@@ -151,6 +167,7 @@ def test_pending_crc_check_travels_with_a_pickled_tensor(tmp_path: Path) -> None
     assert out.startswith("refused") and "CRC-32" in out
 
 
+@pytest.mark.usefixtures("defer_all")
 def test_intact_file_checks_once(tmp_path: Path) -> None:
     m = _model()
     m.save(tmp_path / "m.keras")
