@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="purekeras", parents=[_common()],
         description="Inspect, convert, diff, verify and plot Keras / TensorFlow model files "
-        "(SavedModel, .h5, .keras, TensorBundle checkpoints) without TensorFlow.",
+        "(SavedModel, .h5, .keras, .weights.h5, Keras 3 sharded .weights.json, TensorBundle "
+        "checkpoints) without TensorFlow.",
     )
     parser.add_argument("--version", action="version", version=f"purekeras {__version__}")
     sub = parser.add_subparsers(dest="cmd", metavar="VERB")
