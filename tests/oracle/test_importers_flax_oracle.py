@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from importer_oracle_helpers import check_loaded
 
 import purekeras_io as pk
 from purekeras_io.importers import (
@@ -242,12 +243,7 @@ def test_safetensors_block_by_name_rules(imported: dict[str, Any]) -> None:
 def test_real_loader_predicts_what_flax_predicts(
     loaded: dict[str, Any], name: str, loader: str
 ) -> None:
-    result = loaded[name][loader]
-    if (name, loader) in CANNOT:
-        assert "error" in result, f"{loader} now loads {name}: drop it from CANNOT"
-        pytest.xfail(CANNOT[(name, loader)])
-    assert "error" not in result, result.get("error")
-    assert result["rel"] < TOLERANCE, result
+    check_loaded(loaded[name][loader], (name, loader), CANNOT, TOLERANCE)
 
 
 def test_epsilon_default_is_reported(built: dict[str, Any]) -> None:

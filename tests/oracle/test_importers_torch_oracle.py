@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from importer_oracle_helpers import check_loaded
 
 pytestmark = pytest.mark.oracle
 
@@ -82,12 +83,7 @@ def test_every_format_is_written(imported: dict[str, Any], name: str) -> None:
 def test_real_loader_predicts_what_torch_predicts(
     loaded: dict[str, Any], name: str, loader: str
 ) -> None:
-    result = loaded[name][loader]
-    if (name, loader) in CANNOT:
-        assert "error" in result, f"{loader} now loads {name}: drop it from CANNOT"
-        pytest.xfail(CANNOT[(name, loader)])
-    assert "error" not in result, result.get("error")
-    assert result["rel"] < TOLERANCE, result
+    check_loaded(loaded[name][loader], (name, loader), CANNOT, TOLERANCE)
 
 
 @pytest.mark.parametrize("variant", ["keep_input_layout", "channels_first"])
